@@ -1,0 +1,29 @@
+//! What the frontend knows about one accepted connection, handed to every request on it.
+//!
+//! Built once per connection by the listener after the TLS handshake, shared by `Arc`, and inserted into
+//! each request's extensions so handlers and the audit log see the same identity.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+/// The verified client certificate's identity. Parsed only after rustls has verified the chain.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClientIdentity {
+    /// Subject common name, if any.
+    pub common_name: Option<String>,
+    /// Subject alternative names, rendered as `DNS:…`, `IP:…`, `URI:…`, `email:…`.
+    pub sans: Vec<String>,
+    /// Serial number as colon-separated hex.
+    pub serial: String,
+    /// SHA-256 of the DER certificate, lowercase hex.
+    pub fingerprint_sha256: String,
+}
+
+/// Per-connection facts.
+#[derive(Debug, Clone)]
+pub struct ConnInfo {
+    /// The TCP peer (IPv4-mapped IPv6 already canonicalised to IPv4).
+    pub peer: SocketAddr,
+    /// The client certificate's identity.
+    pub identity: Arc<ClientIdentity>,
+}

@@ -1,0 +1,111 @@
+//! The broker ⇄ launcher conversation over the socketpair the launcher created before forking the broker.
+//!
+//! The broker never sends a program path or an argv. It sends an [`Invocation`]: a typed entry of the
+//! launcher's fixed command table whose arguments are validated newtypes. The launcher re-validates them
+//! (the newtypes' `Deserialize` does) and builds the argv itself from absolute paths, fixed options, a
+//! literal `--`, then the values. That is DESIGN invariant 2 expressed in types.
+
+use crate::names::{PackageName, ServiceName};
+use serde::{Deserialize, Serialize};
+
+/// Identifies one execution on the socketpair, chosen by the broker.
+pub type ExecId = u64;
+
+/// One entry of the command table, with its validated arguments.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum Invocation {
+    /// `apt-get -s dist-upgrade`: what an upgrade would do, with the origin of every candidate.
+    AptSimulateDistUpgrade,
+    /// `apt-cache show --no-all-versions -- NAME`: the candidate record of a package.
+    AptCacheShow {
+        /// The package.
+        name: PackageName,
+    },
+    /// `apt-cache policy -- NAME`: installed and candidate versions with their origins.
+    AptCachePolicy {
+        /// The package.
+        name: PackageName,
+    },
+    /// `systemctl show --property=… -- NAME`.
+    SystemctlShow {
+        /// The unit.
+        name: ServiceName,
+    },
+    /// `rc-service -- NAME status` (OpenRC hosts).
+    RcServiceStatus {
+        /// The service.
+        name: ServiceName,
+    },
+}
+
+impl Invocation {
+    /// A short stable name for logs.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Invocation::AptSimulateDistUpgrade => "apt_simulate_dist_upgrade",
+            Invocation::AptCacheShow { .. } => "apt_cache_show",
+            Invocation::AptCachePolicy { .. } => "apt_cache_policy",
+            Invocation::SystemctlShow { .. } => "systemctl_show",
+            Invocation::RcServiceStatus { .. } => "rc_service_status",
+        }
+    }
+}
+
+/// Broker → launcher.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LauncherRequest {
+    /// Run one table entry and report its output.
+    Exec {
+        /// Echoed in the response.
+        id: ExecId,
+        /// What to run.
+        invocation: Invocation,
+    },
+}
+
+/// Launcher → broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum LauncherResponse {
+    /// The execution with this id ended (or could not start).
+    Finished {
+        /// The request's id.
+        id: ExecId,
+        /// Its result.
+        result: Result<ExecOutput, LaunchError>,
+    },
+}
+
+/// What a finished command produced. Output is captured up to a limit; `truncated` says whether it was cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExecOutput {
+    /// Absolute path of the program that ran.
+    pub program: String,
+    /// Exit code, `None` when killed by a signal.
+    pub exit_code: Option<i32>,
+    /// Standard output (lossy UTF-8), at most the launcher's capture limit.
+    pub stdout: String,
+    /// Standard error (lossy UTF-8), at most the launcher's capture limit.
+    pub stderr: String,
+    /// True when stdout or stderr was cut at the limit.
+    pub truncated: bool,
+}
+
+/// Why the launcher did not run an invocation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[non_exhaustive]
+pub enum LaunchError {
+    /// The table entry does not exist on this host (program missing) or is refused by policy.
+    #[error("command not available: {0}")]
+    NotAvailable(String),
+    /// The program exists but could not be started.
+    #[error("could not start {program}: {reason}")]
+    Spawn {
+        /// The program.
+        program: String,
+        /// The OS error.
+        reason: String,
+    },
+}

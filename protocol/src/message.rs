@@ -1,0 +1,80 @@
+//! The frontend ⇄ broker conversation: a [`Hello`] handshake, then requests answered by id.
+//!
+//! The frontend opens a connection, sends [`ClientMessage::Hello`], waits for [`ServerMessage::HelloAck`]
+//! (or [`ServerMessage::HelloRefused`], after which the broker closes), then sends any number of
+//! [`ClientMessage::Request`]s. Responses carry the request's id, so a connection may be reused.
+
+use crate::grammar::Backend;
+use crate::operation::Operation;
+use crate::outcome::{HelperError, Outcome};
+use serde::{Deserialize, Serialize};
+
+/// Correlates a response with its request; chosen by the frontend, unique per connection.
+pub type RequestId = u64;
+
+/// The first message on every connection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Hello {
+    /// The sender's [`crate::PROTOCOL_VERSION`].
+    pub protocol_version: u32,
+    /// The sender's crate version, for diagnostics only.
+    pub software_version: String,
+}
+
+impl Hello {
+    /// The hello of this build.
+    pub fn current() -> Self {
+        Hello {
+            protocol_version: crate::PROTOCOL_VERSION,
+            software_version: env!("CARGO_PKG_VERSION").to_owned(),
+        }
+    }
+}
+
+/// The broker's answer to a compatible [`Hello`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HelloAck {
+    /// The broker's [`crate::PROTOCOL_VERSION`] (equal to the client's, or it would have refused).
+    pub protocol_version: u32,
+    /// The helper's crate version.
+    pub software_version: String,
+    /// The package manager this helper drives, so the frontend can apply the same name grammar.
+    pub backend: Backend,
+}
+
+/// Frontend → broker.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// Must be first; anything else first closes the connection.
+    Hello(Hello),
+    /// One operation.
+    Request {
+        /// Echoed in the response.
+        id: RequestId,
+        /// What to do.
+        operation: Operation,
+    },
+}
+
+/// Broker → frontend.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// The handshake succeeded.
+    HelloAck(HelloAck),
+    /// The versions do not match; the broker closes the connection after sending this.
+    HelloRefused {
+        /// The broker's protocol version.
+        protocol_version: u32,
+        /// Human-readable reason.
+        reason: String,
+    },
+    /// The result of [`ClientMessage::Request`] with the same id.
+    Response {
+        /// The request's id.
+        id: RequestId,
+        /// What happened.
+        result: Result<Outcome, HelperError>,
+    },
+}
