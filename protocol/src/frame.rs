@@ -146,7 +146,10 @@ mod tests {
         enum Fake {
             #[allow(dead_code)]
             Hello(Hello),
-            Request { id: u64, operation: FakeOp },
+            Request {
+                id: u64,
+                operation: FakeOp,
+            },
         }
         #[derive(serde::Serialize)]
         enum FakeOp {
@@ -155,10 +158,14 @@ mod tests {
             #[allow(dead_code)]
             SystemInfo,
             #[allow(dead_code)]
-            ServiceStatus { name: String },
+            ServiceStatus {
+                name: String,
+            },
             #[allow(dead_code)]
             ListInstalled,
-            PackageDetail { name: String },
+            PackageDetail {
+                name: String,
+            },
         }
         let bytes = encode(
             &Fake::Request {

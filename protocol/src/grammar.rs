@@ -54,8 +54,7 @@ impl Backend {
                 if s.len() < 2 {
                     return refuse("Debian package names have at least two characters");
                 }
-                if s
-                    .bytes()
+                if s.bytes()
                     .any(|b| !(b.is_ascii_lowercase() || b.is_ascii_digit() || b"+.-".contains(&b)))
                 {
                     return refuse("Debian package names use only a-z, 0-9, '+', '-' and '.'");

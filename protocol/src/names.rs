@@ -191,10 +191,23 @@ mod tests {
 
     #[test]
     fn accepts_real_names_and_versions() {
-        for good in ["hello", "libc6", "g++", "python3.11", "demo-lib", "libstdc++6", "R"] {
+        for good in [
+            "hello",
+            "libc6",
+            "g++",
+            "python3.11",
+            "demo-lib",
+            "libstdc++6",
+            "R",
+        ] {
             assert!(PackageName::new(good).is_ok(), "{good:?} refused");
         }
-        for good in ["1.0", "1:2.3~rc1-4+deb12u1", "2.0^20260101git", "1.0-1.el9_3"] {
+        for good in [
+            "1.0",
+            "1:2.3~rc1-4+deb12u1",
+            "2.0^20260101git",
+            "1.0-1.el9_3",
+        ] {
             assert!(Version::new(good).is_ok(), "{good:?} refused");
         }
         assert!(ServiceName::new("getty@tty1.service").is_ok());
