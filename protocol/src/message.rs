@@ -58,6 +58,8 @@ pub enum ClientMessage {
 }
 
 /// Broker → frontend.
+// Messages are built once per request and moved into an encoder; boxing would only add allocations.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[non_exhaustive]
 pub enum ServerMessage {
