@@ -1,0 +1,181 @@
+use super::fake_broker::{FakeBroker, HelloMode, Reply};
+use super::*;
+use lpa_protocol::PackageName;
+
+fn pong(_: &Operation) -> Reply {
+    Reply::Answer(Ok(Outcome::Pong))
+}
+
+fn client(dir: &tempfile::TempDir) -> (PathBuf, HelperClient) {
+    let socket = dir.path().join("helper.sock");
+    (
+        socket.clone(),
+        HelperClient::new(socket, Duration::from_secs(5)),
+    )
+}
+
+#[tokio::test]
+async fn happy_path_round_trip_reports_backend_and_reuses_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Pacman), pong);
+    let answer = client.call_with_backend(Operation::Ping).await.unwrap();
+    assert_eq!(answer.outcome, Outcome::Pong);
+    assert_eq!(answer.backend, Backend::Pacman);
+    assert_eq!(client.idle_connections(), 1);
+    client.call(Operation::Ping).await.unwrap();
+    client.call(Operation::ListInstalled).await.unwrap();
+    assert_eq!(broker.connections(), 1, "the idle connection is reused");
+    assert_eq!(broker.requests(), 3);
+}
+
+#[tokio::test]
+async fn typed_helper_error_is_passed_through_and_keeps_the_connection() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| {
+        Reply::Answer(Err(HelperError::PackageNotFound { name: "x".into() }))
+    });
+    let op = Operation::PackageDetail {
+        name: PackageName::new("xx").unwrap(),
+    };
+    let err = client.call(op.clone()).await.unwrap_err();
+    assert!(matches!(err, HelperClientError::Helper(HelperError::PackageNotFound { .. })));
+    client.call(op).await.unwrap_err();
+    assert_eq!(broker.connections(), 1);
+}
+
+#[tokio::test]
+async fn hello_refused_names_both_versions() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let _broker = FakeBroker::start(&socket, HelloMode::Refuse(99), pong);
+    let err = client.call(Operation::Ping).await.unwrap_err();
+    assert!(matches!(err, HelperClientError::Refused { theirs: 99, .. }), "{err:?}");
+    let text = err.to_string();
+    assert!(text.contains("99"), "{text}");
+    assert!(
+        text.contains(&lpa_protocol::PROTOCOL_VERSION.to_string()),
+        "{text}"
+    );
+    assert_eq!(client.idle_connections(), 0);
+}
+
+#[tokio::test]
+async fn missing_socket_is_a_connect_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (_, client) = client(&dir);
+    let err = client.call(Operation::Ping).await.unwrap_err();
+    assert!(matches!(err, HelperClientError::Connect { .. }), "{err:?}");
+    assert!(matches!(client.backend().await, Err(HelperClientError::Connect { .. })));
+}
+
+#[tokio::test]
+async fn helper_restart_is_recovered_by_reconnecting_on_the_next_request() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let first = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), pong);
+    client.call(Operation::Ping).await.unwrap();
+    assert_eq!(client.idle_connections(), 1);
+    drop(first); // closes the pooled connection's other end, like a helper restart
+
+    // While the helper is down: a clear connect error, no stuck state.
+    let err = client.call(Operation::Ping).await.unwrap_err();
+    assert!(matches!(err, HelperClientError::Connect { .. }), "{err:?}");
+
+    let second = FakeBroker::start(&socket, HelloMode::Ack(Backend::Dnf), pong);
+    let answer = client.call_with_backend(Operation::Ping).await.unwrap();
+    assert_eq!(answer.backend, Backend::Dnf);
+    assert_eq!(second.connections(), 1);
+}
+
+#[tokio::test]
+async fn stale_idle_connection_is_retried_once_on_a_fresh_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let first = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), pong);
+    client.call(Operation::Ping).await.unwrap();
+    drop(first);
+    let second = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), pong);
+    // The pooled connection is dead; the request must still succeed, on a new connection.
+    client.call(Operation::SystemInfo).await.unwrap();
+    assert_eq!(second.connections(), 1);
+    assert_eq!(second.requests(), 1);
+}
+
+#[tokio::test]
+async fn connection_closed_mid_request_on_a_fresh_connection_is_an_error_not_a_loop() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| Reply::Close);
+    let err = client.call(Operation::Ping).await.unwrap_err();
+    assert!(matches!(err, HelperClientError::Closed), "{err:?}");
+    assert_eq!(broker.connections(), 1);
+    assert_eq!(client.idle_connections(), 0);
+}
+
+#[tokio::test]
+async fn silent_helper_times_out_and_its_connection_is_dropped() {
+    let dir = tempfile::tempdir().unwrap();
+    let socket = dir.path().join("helper.sock");
+    let client = HelperClient::new(socket.clone(), Duration::from_millis(200));
+    let _broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| Reply::Hang);
+    let err = client.call(Operation::Ping).await.unwrap_err();
+    assert!(matches!(err, HelperClientError::Timeout(_)), "{err:?}");
+    assert_eq!(client.idle_connections(), 0);
+}
+
+#[tokio::test]
+async fn answer_with_a_foreign_id_is_a_protocol_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let _broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| Reply::WrongId);
+    let err = client.call(Operation::Ping).await.unwrap_err();
+    assert!(matches!(err, HelperClientError::Protocol(_)), "{err:?}");
+    assert_eq!(client.idle_connections(), 0);
+}
+
+#[tokio::test]
+async fn backend_comes_from_the_handshake_and_the_connection_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apk), pong);
+    assert_eq!(client.backend().await.unwrap(), Backend::Apk);
+    client.call(Operation::Ping).await.unwrap();
+    assert_eq!(broker.connections(), 1);
+}
+
+#[tokio::test]
+async fn concurrent_requests_each_get_their_own_answer() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let _broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |op| {
+        Reply::Answer(Ok(match op {
+            Operation::ListInstalled => Outcome::Installed(vec![]),
+            Operation::ListUpgradable => Outcome::Upgradable(vec![]),
+            _ => Outcome::Pong,
+        }))
+    });
+    let client = std::sync::Arc::new(client);
+    let mut tasks = Vec::new();
+    for i in 0..20 {
+        let client = client.clone();
+        tasks.push(tokio::spawn(async move {
+            let op = if i % 2 == 0 {
+                Operation::ListInstalled
+            } else {
+                Operation::ListUpgradable
+            };
+            (i, client.call(op).await.unwrap())
+        }));
+    }
+    for task in tasks {
+        let (i, outcome) = task.await.unwrap();
+        if i % 2 == 0 {
+            assert_eq!(outcome, Outcome::Installed(vec![]));
+        } else {
+            assert_eq!(outcome, Outcome::Upgradable(vec![]));
+        }
+    }
+    assert!(client.idle_connections() <= MAX_IDLE);
+}
