@@ -1,0 +1,121 @@
+//! Raw TCP/TLS probes: a request written byte for byte (no URL normalisation), and a byte counter for
+//! connections that must receive nothing at all.
+
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+use std::io;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpSocket, TcpStream};
+
+/// A TLS 1.3 client configuration trusting `ca` and presenting `cert`/`key`.
+pub fn tls_client(ca: &Path, cert: &Path, key: &Path) -> rustls::ClientConfig {
+    let mut roots = rustls::RootCertStore::empty();
+    for c in CertificateDer::pem_file_iter(ca).expect("ca file") {
+        roots.add(c.expect("ca pem")).expect("ca cert");
+    }
+    let chain = CertificateDer::pem_file_iter(cert)
+        .expect("cert file")
+        .collect::<Result<Vec<_>, _>>()
+        .expect("cert pem");
+    let key = PrivateKeyDer::from_pem_file(key).expect("key pem");
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .with_root_certificates(roots)
+        .with_client_auth_cert(chain, key)
+        .expect("client auth")
+}
+
+/// Connects to `addr` from the local address `source` (any 127.0.0.0/8 address works on Linux loopback).
+pub async fn connect_from(source: IpAddr, addr: SocketAddr) -> io::Result<TcpStream> {
+    let socket = match source {
+        IpAddr::V4(_) => TcpSocket::new_v4()?,
+        IpAddr::V6(_) => TcpSocket::new_v6()?,
+    };
+    socket.bind(SocketAddr::new(source, 0))?;
+    socket.connect(addr).await
+}
+
+/// Reads until the peer closes (or `limit` passes) and returns everything received.
+pub async fn read_all(stream: &mut (impl AsyncReadExt + Unpin), limit: Duration) -> Vec<u8> {
+    let mut out = Vec::new();
+    let _ = tokio::time::timeout(limit, async {
+        let mut buf = [0u8; 4096];
+        loop {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => out.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    out
+}
+
+/// Sends `request` (a complete HTTP/1.1 request, with `Connection: close`) over TLS and returns the raw
+/// response bytes.
+pub async fn tls_request(
+    config: rustls::ClientConfig,
+    source: IpAddr,
+    addr: SocketAddr,
+    request: &[u8],
+) -> io::Result<Vec<u8>> {
+    let tcp = connect_from(source, addr).await?;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = ServerName::IpAddress(addr.ip().into());
+    let mut tls = connector.connect(name, tcp).await?;
+    tls.write_all(request).await?;
+    tls.flush().await?;
+    Ok(read_all(&mut tls, Duration::from_secs(10)).await)
+}
+
+/// `GET path` written verbatim (the path is not normalised, so `..` reaches the server as sent).
+pub fn get_request(path: &str) -> Vec<u8> {
+    format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n").into_bytes()
+}
+
+/// Splits a raw HTTP/1.1 response into (status, lower-cased headers, body).
+pub fn parse_response(raw: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
+    let text_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("a complete response head");
+    let head = String::from_utf8_lossy(&raw[..text_end]);
+    let mut lines = head.split("\r\n");
+    let status = lines
+        .next()
+        .and_then(|l| l.split(' ').nth(1))
+        .and_then(|s| s.parse().ok())
+        .expect("status line");
+    let headers = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_ascii_lowercase(), v.trim().to_owned()))
+        .collect();
+    let mut body = raw[text_end + 4..].to_vec();
+    if headers_say_chunked(&head) {
+        body = dechunk(&body);
+    }
+    (status, headers, body)
+}
+
+fn headers_say_chunked(head: &str) -> bool {
+    head.to_ascii_lowercase().contains("transfer-encoding: chunked")
+}
+
+fn dechunk(mut body: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(pos) = body.windows(2).position(|w| w == b"\r\n") {
+        let len = usize::from_str_radix(String::from_utf8_lossy(&body[..pos]).trim(), 16).unwrap_or(0);
+        if len == 0 {
+            break;
+        }
+        let start = pos + 2;
+        out.extend_from_slice(&body[start..start + len]);
+        body = &body[start + len + 2..];
+    }
+    out
+}
