@@ -1,1 +1,255 @@
-//! (being written)
+//! The accept loop: peer whitelist before TLS, a connection cap, a bounded TLS handshake, then hyper.
+//!
+//! Order of checks for every accepted TCP connection, each failure closing the socket without an HTTP
+//! response:
+//! 1. **Whitelist** on the canonical peer address. A denied peer's socket is dropped before anything is
+//!    written, so it receives zero bytes (the TCP handshake itself has completed; a true silent drop needs a
+//!    packet filter as a second layer).
+//! 2. **Connection cap** (`server.max_connections`, a semaphore held for the connection's lifetime, including
+//!    the handshake). Over the cap the socket is dropped the same way.
+//! 3. **TLS handshake** inside `server.handshake_timeout_seconds` (hyper does not bound it). Failures (no or
+//!    bad client certificate, TLS ≤ 1.2, plain HTTP, timeout) are logged at info with the peer and reason;
+//!    the client sees at most a TLS alert from rustls, never an HTTP response.
+//! 4. **HTTP/1.1** with header-count, header-size and buffer limits; `server.request_timeout_seconds` bounds
+//!    reading a request head, which also bounds idle keep-alive.
+//!
+//! Shutdown: cancelling the token stops the accept loop, asks every connection to finish its current request
+//! (hyper's graceful shutdown) and waits for the [`TaskTracker`]. hyper's own `GracefulShutdown` cannot watch
+//! upgradeable connections, hence the token.
+
+use crate::config::ServerSection;
+use crate::conn::ConnInfo;
+use crate::http::{self, AppState};
+use crate::identity;
+use crate::tls::SharedServerConfig;
+use crate::whitelist::Whitelist;
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use std::io;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+use tokio_rustls::TlsAcceptor;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+
+#[cfg(test)]
+mod tests;
+
+/// Most header lines in one request (more gets 431).
+const MAX_HEADERS: usize = 64;
+/// Largest request head in bytes (larger gets 431 and the connection is closed).
+const MAX_HEADER_SIZE: usize = 16 * 1024;
+/// hyper's read buffer per connection (hyper panics below 8 KiB).
+const MAX_BUF_SIZE: usize = 64 * 1024;
+/// Pause after an accept error caused by resource exhaustion, so a full fd table does not spin the loop.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
+
+/// Limits applied to every connection.
+#[derive(Debug, Clone, Copy)]
+pub struct Limits {
+    /// Connections served at once.
+    pub max_connections: usize,
+    /// Time allowed for the TLS handshake.
+    pub handshake_timeout: Duration,
+    /// Time allowed to read a request head (and idle time between keep-alive requests).
+    pub request_timeout: Duration,
+}
+
+impl From<&ServerSection> for Limits {
+    fn from(s: &ServerSection) -> Self {
+        Limits {
+            max_connections: s.max_connections,
+            handshake_timeout: s.handshake_timeout(),
+            request_timeout: s.request_timeout(),
+        }
+    }
+}
+
+/// Where the listening socket came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListenerSource {
+    /// Passed by systemd socket activation (`LISTEN_FDS`, fd 3).
+    SocketActivation,
+    /// Bound by us at `server.bind:server.port`.
+    Bound,
+}
+
+/// The listening socket could not be obtained.
+#[derive(Debug, thiserror::Error)]
+pub enum ListenerError {
+    /// `LISTEN_FDS` was set but fd 3 is not a usable TCP listener.
+    #[error("socket activation: fd 3 is not a usable TCP listener: {0}")]
+    Activation(io::Error),
+    /// Binding failed.
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        /// The address.
+        addr: SocketAddr,
+        /// Why.
+        source: io::Error,
+    },
+}
+
+/// Takes the systemd-passed listener if there is one, else binds `server.bind:server.port`.
+/// Must be called inside a tokio runtime.
+pub async fn open(server: &ServerSection) -> Result<(TcpListener, ListenerSource), ListenerError> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if let Some(std_listener) = fds
+        .take_tcp_listener(0)
+        .map_err(ListenerError::Activation)?
+    {
+        std_listener
+            .set_nonblocking(true)
+            .map_err(ListenerError::Activation)?;
+        let listener = TcpListener::from_std(std_listener).map_err(ListenerError::Activation)?;
+        return Ok((listener, ListenerSource::SocketActivation));
+    }
+    let addr = server.socket_addr();
+    let listener = TcpListener::bind(addr)
+        .await
+        .map_err(|source| ListenerError::Bind { addr, source })?;
+    Ok((listener, ListenerSource::Bound))
+}
+
+/// Everything a connection needs, shared by all of them.
+#[derive(Debug)]
+pub struct Context {
+    /// Current TLS configuration (loaded per connection, so a reload applies to the next one).
+    pub tls: SharedServerConfig,
+    /// Current whitelist.
+    pub whitelist: Arc<Whitelist>,
+    /// The API layer.
+    pub state: Arc<AppState>,
+    /// Per-connection limits.
+    pub limits: Limits,
+}
+
+/// Serves `listener` until `shutdown` is cancelled, then waits for open connections to finish.
+pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: CancellationToken) {
+    let tracker = TaskTracker::new();
+    let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
+    loop {
+        let accepted = tokio::select! {
+            () = shutdown.cancelled() => break,
+            accepted = listener.accept() => accepted,
+        };
+        let (tcp, peer) = match accepted {
+            Ok(pair) => pair,
+            Err(e) => {
+                warn!(error = %e, "accept failed");
+                if is_resource_exhaustion(&e) {
+                    tokio::time::sleep(ACCEPT_BACKOFF).await;
+                }
+                continue;
+            }
+        };
+        let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        if !ctx.whitelist.allows(peer.ip()) {
+            // Dropping the socket unread and unwritten: the peer gets zero bytes.
+            drop(tcp);
+            info!(%peer, "connection dropped: peer address not in whitelist");
+            continue;
+        }
+        let Ok(permit) = permits.clone().try_acquire_owned() else {
+            drop(tcp);
+            warn!(%peer, max_connections = ctx.limits.max_connections, "connection dropped: connection limit reached");
+            continue;
+        };
+        let ctx = ctx.clone();
+        let token = shutdown.clone();
+        tracker.spawn(async move {
+            serve_connection(&ctx, tcp, peer, token).await;
+            drop(permit);
+        });
+    }
+    debug!("accept loop stopped; waiting for open connections");
+    tracker.close();
+    tracker.wait().await;
+}
+
+fn is_resource_exhaustion(e: &io::Error) -> bool {
+    use nix::libc::{EMFILE, ENFILE, ENOBUFS, ENOMEM};
+    matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
+}
+
+/// Handshake, identity, HTTP. Returns when the connection is closed.
+async fn serve_connection(
+    ctx: &Context,
+    tcp: TcpStream,
+    peer: SocketAddr,
+    shutdown: CancellationToken,
+) {
+    // Responses are small JSON documents; do not let Nagle delay them behind a pending ACK.
+    let _ = tcp.set_nodelay(true);
+    let acceptor = TlsAcceptor::from(ctx.tls.load_full());
+    let handshake = tokio::time::timeout(ctx.limits.handshake_timeout, acceptor.accept(tcp));
+    let tls = tokio::select! {
+        () = shutdown.cancelled() => return,
+        result = handshake => match result {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => {
+                info!(%peer, reason = %e, "TLS handshake failed; connection closed");
+                return;
+            }
+            Err(_) => {
+                info!(%peer, reason = "handshake timeout", "TLS handshake failed; connection closed");
+                return;
+            }
+        },
+    };
+
+    let (_, session) = tls.get_ref();
+    // The verifier makes a client certificate mandatory, so a missing one here would be a configuration bug;
+    // refuse rather than serve an anonymous client.
+    let Some(cert) = session.peer_certificates().and_then(|certs| certs.first()) else {
+        warn!(%peer, "TLS session without client certificate; connection closed");
+        return;
+    };
+    let identity = match identity::client_identity(cert) {
+        Ok(identity) => identity,
+        Err(e) => {
+            info!(%peer, reason = %e, "client certificate unusable; connection closed");
+            return;
+        }
+    };
+    debug!(
+        %peer,
+        cn = identity.common_name.as_deref().unwrap_or(""),
+        serial = %identity.serial,
+        "client connected"
+    );
+    let conn = Arc::new(ConnInfo {
+        peer,
+        identity: Arc::new(identity),
+    });
+
+    let state = ctx.state.clone();
+    let service = service_fn(move |req| http::handle(state.clone(), conn.clone(), req));
+    let mut builder = http1::Builder::new();
+    builder
+        .timer(TokioTimer::new())
+        .keep_alive(true)
+        .header_read_timeout(ctx.limits.request_timeout)
+        .max_headers(MAX_HEADERS)
+        .max_header_size(MAX_HEADER_SIZE)
+        .max_buf_size(MAX_BUF_SIZE);
+    let connection = builder
+        .serve_connection(TokioIo::new(tls), service)
+        .with_upgrades();
+    tokio::pin!(connection);
+    let result = tokio::select! {
+        result = connection.as_mut() => result,
+        () = shutdown.cancelled() => {
+            connection.as_mut().graceful_shutdown();
+            connection.await
+        }
+    };
+    if let Err(e) = result {
+        debug!(%peer, error = %e, "connection ended with an error");
+    }
+}
