@@ -1,2 +1,152 @@
-//! main
-fn main() {}
+//! `linux-patch-api-helper --config PATH [--check-config]`: the root helper.
+//!
+//! Start-up order matters and is single-threaded until the fork: parse the config, resolve users, detect
+//! the backend, mark inherited descriptors close-on-exec, open the listening socket, create the
+//! launcher ⇄ broker socketpair, then fork. The child becomes the broker (drops privileges, then builds its
+//! runtime); the parent stays root as the launcher.
+
+use anyhow::{Context, bail};
+use clap::Parser;
+use lpa_privhelper::broker::{self, BrokerSettings, peer::PeerPolicy};
+use lpa_privhelper::config::HelperConfig;
+use lpa_privhelper::launcher::{self, Exit, spawn::SpawnPolicy, table::Programs};
+use lpa_privhelper::users::Identities;
+use lpa_privhelper::{confine, detect, socket, sys};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+/// Command line.
+#[derive(Debug, Parser)]
+#[command(
+    name = "linux-patch-api-helper",
+    version,
+    about = "Root helper of linux-patch-api"
+)]
+struct Args {
+    /// Path of helper.yaml.
+    #[arg(long, default_value = "/etc/linux_patch_api/helper.yaml")]
+    config: PathBuf,
+    /// Validate the configuration (users, backend) and exit.
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info")),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    match run(&args) {
+        Ok(code) => code,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            eprintln!("linux-patch-api-helper: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(args: &Args) -> anyhow::Result<ExitCode> {
+    let cfg = HelperConfig::load(&args.config)?;
+    let ids = Identities::resolve(&cfg).with_context(|| args.config.display().to_string())?;
+    let backend = detect::detect(
+        cfg.backend,
+        &cfg.package_root,
+        Path::new(detect::APT_GET).exists(),
+    )?;
+    if args.check_config {
+        println!(
+            "{}: ok (backend {backend}, package root {}, broker uid {}, frontend uid {})",
+            args.config.display(),
+            cfg.package_root.display(),
+            ids.broker_uid,
+            ids.frontend_uid
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if !nix::unistd::geteuid().is_root() {
+        bail!(
+            "must be started as root (it forks an unprivileged broker and keeps a root launcher)"
+        );
+    }
+    if cfg.package_root != Path::new("/") && cfg.apt.config_file.is_none() {
+        tracing::warn!(
+            root = %cfg.package_root.display(),
+            "package_root is not / but apt.config_file is unset: apt commands would act on the host's apt state"
+        );
+    }
+    sys::mark_inherited_fds_cloexec().context("marking inherited descriptors close-on-exec")?;
+    let (listener, origin) = socket::open(&cfg.socket.path, ids.frontend_gid)?;
+    tracing::info!(?origin, path = %cfg.socket.path.display(), "listening");
+    let (launcher_end, broker_end) =
+        std::os::unix::net::UnixStream::pair().context("creating the launcher socketpair")?;
+    let launcher_pid = nix::unistd::getpid();
+
+    match sys::fork_single_threaded()? {
+        sys::ForkResult::Child => {
+            drop(launcher_end);
+            let code = run_broker(listener, broker_end, &cfg, &ids, backend, launcher_pid);
+            std::process::exit(code);
+        }
+        sys::ForkResult::Parent { child } => {
+            drop(broker_end);
+            drop(listener);
+            tracing::info!(broker_pid = child.as_raw(), "launcher ready");
+            let policy = SpawnPolicy {
+                apt_config: cfg.apt.config_file.clone(),
+                ..SpawnPolicy::default()
+            };
+            match launcher::serve(launcher_end, child, Programs::discover(), policy) {
+                Exit::Signalled(sig) => {
+                    tracing::info!(signal = %sig, "stopped");
+                    Ok(ExitCode::SUCCESS)
+                }
+                Exit::BrokerDied(why) => {
+                    tracing::error!(%why, "the broker died; exiting");
+                    Ok(ExitCode::from(1))
+                }
+                Exit::BrokerMisbehaved(why) => {
+                    tracing::error!(%why, "stopping the broker; exiting");
+                    Ok(ExitCode::from(1))
+                }
+            }
+        }
+    }
+}
+
+/// The broker's life after the fork; returns its exit code.
+fn run_broker(
+    listener: std::os::unix::net::UnixListener,
+    launcher: std::os::unix::net::UnixStream,
+    cfg: &HelperConfig,
+    ids: &Identities,
+    backend: lpa_protocol::Backend,
+    launcher_pid: nix::unistd::Pid,
+) -> i32 {
+    let confined = confine::die_with_parent(launcher_pid)
+        .and_then(|()| confine::irrevocably_drop_privileges(ids))
+        .and_then(|()| confine::die_with_parent(launcher_pid));
+    if let Err(e) = confined {
+        tracing::error!(error = %e, "broker confinement failed");
+        return 3;
+    }
+    let settings = BrokerSettings {
+        peers: PeerPolicy {
+            frontend_uid: ids.frontend_uid,
+            allow_root: cfg.allow_root_peer,
+        },
+        backend,
+        package_root: cfg.package_root.clone(),
+    };
+    match broker::run(listener, launcher, settings) {
+        Ok(()) => 0,
+        Err(e) => {
+            tracing::error!(error = %e, "broker failed");
+            4
+        }
+    }
+}

@@ -1,0 +1,353 @@
+//! `helper.yaml`: the helper's own, root-owned configuration.
+//!
+//! The file is parsed with unknown keys refused (`deny_unknown_fields`): the helper runs as root, so a
+//! misspelt key that silently falls back to a default (for example `allow_root_peers`) is worse than a
+//! refusal to start. Every error names the file, and the key where one is at fault.
+
+use serde::Deserialize;
+use serde::de::{self, Deserializer, Visitor};
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+/// The whole `helper.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HelperConfig {
+    /// Where the broker listens when systemd does not pass a socket.
+    #[serde(default)]
+    pub socket: SocketConfig,
+    /// The only uid the broker serves (besides root when [`Self::allow_root_peer`] is set).
+    #[serde(default = "default_frontend")]
+    pub frontend_user: IdSpec,
+    /// The group that owns the socket, so the frontend may connect.
+    #[serde(default = "default_frontend")]
+    pub frontend_group: IdSpec,
+    /// The unprivileged user the broker drops to; never root and never the frontend's user.
+    #[serde(default = "default_broker")]
+    pub broker_user: IdSpec,
+    /// The broker's group.
+    #[serde(default = "default_broker")]
+    pub broker_group: IdSpec,
+    /// Tests only: also serve uid 0.
+    #[serde(default)]
+    pub allow_root_peer: bool,
+    /// Which package manager to drive.
+    #[serde(default)]
+    pub backend: BackendChoice,
+    /// The root the package manager operates on (`/` in production, a sandbox in tests and the demo).
+    #[serde(default = "default_root")]
+    pub package_root: PathBuf,
+    /// apt-specific settings.
+    #[serde(default)]
+    pub apt: AptConfig,
+}
+
+/// `socket:` section.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SocketConfig {
+    /// Path of the Unix socket; ignored when `LISTEN_FDS` passes a listener.
+    #[serde(default = "default_socket_path")]
+    pub path: PathBuf,
+}
+
+impl Default for SocketConfig {
+    fn default() -> Self {
+        SocketConfig {
+            path: default_socket_path(),
+        }
+    }
+}
+
+/// `apt:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AptConfig {
+    /// Exported as `APT_CONFIG` to every apt child, so apt reads it *before* the host's `apt.conf.d`.
+    #[serde(default)]
+    pub config_file: Option<PathBuf>,
+}
+
+/// `backend:` — `auto` detects from the package root; the other families are recognised so that the
+/// refusal can say "not supported yet" instead of "unknown value".
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum BackendChoice {
+    /// Detect from `os-release` of the package root and the programs present.
+    #[default]
+    Auto,
+    /// apt + dpkg.
+    Apt,
+    /// Recognised, refused in this version.
+    Dnf,
+    /// Recognised, refused in this version.
+    Yum,
+    /// Recognised, refused in this version.
+    Pacman,
+    /// Recognised, refused in this version.
+    Apk,
+}
+
+/// A user or group given by name or by numeric id (a YAML integer, or a string of digits).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IdSpec {
+    /// A numeric id, used as is (it need not exist in `/etc/passwd`).
+    Id(u32),
+    /// A name to look up.
+    Name(String),
+}
+
+impl fmt::Display for IdSpec {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            IdSpec::Id(id) => write!(f, "{id}"),
+            IdSpec::Name(n) => f.write_str(n),
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for IdSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl Visitor<'_> for V {
+            type Value = IdSpec;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a user/group name or a numeric id")
+            }
+            fn visit_u64<E: de::Error>(self, v: u64) -> Result<IdSpec, E> {
+                u32::try_from(v)
+                    .map(IdSpec::Id)
+                    .map_err(|_| E::custom(format!("id {v} is out of range")))
+            }
+            fn visit_i64<E: de::Error>(self, v: i64) -> Result<IdSpec, E> {
+                u32::try_from(v)
+                    .map(IdSpec::Id)
+                    .map_err(|_| E::custom(format!("id {v} is out of range")))
+            }
+            fn visit_str<E: de::Error>(self, v: &str) -> Result<IdSpec, E> {
+                IdSpec::parse(v).map_err(E::custom)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+impl IdSpec {
+    /// Digits are an id; anything else must look like a POSIX user name.
+    pub fn parse(s: &str) -> Result<IdSpec, String> {
+        if !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) {
+            return s
+                .parse()
+                .map(IdSpec::Id)
+                .map_err(|_| format!("id {s} is out of range"));
+        }
+        let ok = !s.is_empty()
+            && s.len() <= 32
+            && !s.starts_with('-')
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if ok {
+            Ok(IdSpec::Name(s.to_owned()))
+        } else {
+            Err(format!("{s:?} is not a valid user or group name"))
+        }
+    }
+}
+
+fn default_socket_path() -> PathBuf {
+    PathBuf::from("/run/linux-patch-api/helper.sock")
+}
+fn default_frontend() -> IdSpec {
+    IdSpec::Name("linux-patch-api".into())
+}
+fn default_broker() -> IdSpec {
+    IdSpec::Name("linux-patch-api-helper".into())
+}
+fn default_root() -> PathBuf {
+    PathBuf::from("/")
+}
+
+/// Why `helper.yaml` was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file could not be read.
+    #[error("{}: cannot read: {source}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The YAML is malformed, has an unknown key or a value of the wrong type.
+    #[error("{}: {message}", path.display())]
+    Parse {
+        /// The file.
+        path: PathBuf,
+        /// The parser's message (names the key and position).
+        message: String,
+    },
+    /// A well-formed value that the helper refuses.
+    #[error("{}: `{key}`: {message}", path.display())]
+    Invalid {
+        /// The file.
+        path: PathBuf,
+        /// The offending key, dotted.
+        key: &'static str,
+        /// Why.
+        message: String,
+    },
+}
+
+impl HelperConfig {
+    /// Reads and validates `path`.
+    pub fn load(path: &Path) -> Result<HelperConfig, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::parse(path, &text)
+    }
+
+    /// Parses and validates `text`; `path` is only used in messages.
+    pub fn parse(path: &Path, text: &str) -> Result<HelperConfig, ConfigError> {
+        let cfg: HelperConfig = serde_saphyr::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_owned(),
+            message: e.to_string(),
+        })?;
+        cfg.validate(path)?;
+        Ok(cfg)
+    }
+
+    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+        let invalid = |key, message: String| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message,
+        };
+        if !self.socket.path.is_absolute() {
+            return Err(invalid("socket.path", "must be an absolute path".into()));
+        }
+        if !self.package_root.is_absolute() {
+            return Err(invalid("package_root", "must be an absolute path".into()));
+        }
+        if let Some(f) = &self.apt.config_file
+            && !f.is_absolute()
+        {
+            return Err(invalid(
+                "apt.config_file",
+                "must be an absolute path".into(),
+            ));
+        }
+        match self.backend {
+            BackendChoice::Auto | BackendChoice::Apt => Ok(()),
+            other => Err(invalid(
+                "backend",
+                format!(
+                    "{} is not supported yet by this version of the helper (use auto or apt)",
+                    other.as_str()
+                ),
+            )),
+        }
+    }
+}
+
+impl BackendChoice {
+    /// The spelling in the file.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackendChoice::Auto => "auto",
+            BackendChoice::Apt => "apt",
+            BackendChoice::Dnf => "dnf",
+            BackendChoice::Yum => "yum",
+            BackendChoice::Pacman => "pacman",
+            BackendChoice::Apk => "apk",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<HelperConfig, ConfigError> {
+        HelperConfig::parse(Path::new("/etc/x/helper.yaml"), text)
+    }
+
+    const FULL: &str = r#"
+socket:
+  path: /run/linux-patch-api/helper.sock
+frontend_user: 61001
+frontend_group: "61001"
+broker_user: linux-patch-api-helper
+broker_group: 61002
+allow_root_peer: true
+backend: apt
+package_root: /tmp/root
+apt:
+  config_file: /tmp/apt.conf
+"#;
+
+    #[test]
+    fn full_file_parses_with_numeric_and_named_ids() {
+        let cfg = parse(FULL).unwrap();
+        assert_eq!(cfg.frontend_user, IdSpec::Id(61001));
+        assert_eq!(cfg.frontend_group, IdSpec::Id(61001));
+        assert_eq!(
+            cfg.broker_user,
+            IdSpec::Name("linux-patch-api-helper".into())
+        );
+        assert_eq!(cfg.broker_group, IdSpec::Id(61002));
+        assert!(cfg.allow_root_peer);
+        assert_eq!(cfg.backend, BackendChoice::Apt);
+        assert_eq!(cfg.apt.config_file, Some(PathBuf::from("/tmp/apt.conf")));
+    }
+
+    #[test]
+    fn empty_mapping_gives_production_defaults() {
+        let cfg = parse("{}").unwrap();
+        assert_eq!(cfg.socket.path, default_socket_path());
+        assert_eq!(cfg.package_root, PathBuf::from("/"));
+        assert_eq!(cfg.backend, BackendChoice::Auto);
+        assert!(!cfg.allow_root_peer);
+        assert_eq!(cfg.apt.config_file, None);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_naming_file_and_key() {
+        let err = parse("allow_root_peers: true\n").unwrap_err().to_string();
+        assert!(err.contains("/etc/x/helper.yaml"), "{err}");
+        assert!(err.contains("allow_root_peers"), "{err}");
+        let err = parse("apt:\n  config: /x\n").unwrap_err().to_string();
+        assert!(err.contains("config"), "{err}");
+    }
+
+    #[test]
+    fn other_backends_are_refused_as_not_supported_yet() {
+        for b in ["dnf", "yum", "pacman", "apk"] {
+            let err = parse(&format!("backend: {b}\n")).unwrap_err().to_string();
+            assert!(
+                err.contains("`backend`") && err.contains("not supported yet"),
+                "{err}"
+            );
+        }
+        assert!(parse("backend: zypper\n").is_err());
+    }
+
+    #[test]
+    fn relative_paths_and_bad_ids_are_refused() {
+        let err = parse("package_root: tmp/root\n").unwrap_err().to_string();
+        assert!(err.contains("`package_root`"), "{err}");
+        assert!(parse("socket: {path: x.sock}\n").is_err());
+        assert!(parse("frontend_user: -5\n").is_err());
+        assert!(parse("frontend_user: 99999999999\n").is_err());
+        assert!(parse("frontend_user: \"bad name;\"\n").is_err());
+    }
+
+    #[test]
+    fn unreadable_file_names_the_path() {
+        let err = HelperConfig::load(Path::new("/nonexistent/helper.yaml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.starts_with("/nonexistent/helper.yaml"), "{err}");
+    }
+}

@@ -1,0 +1,193 @@
+//! The launcher: the part of the helper that stays root, and the only code that starts processes.
+//!
+//! It is deliberately small and has no async runtime. It reads [`LauncherRequest`] frames from the
+//! socketpair shared with the broker (decoding re-validates every value), builds the argv from the fixed
+//! [`table`] only, runs it with [`spawn`] on a thread per execution, and writes each
+//! [`LauncherResponse`] back under a mutex. It never parses network input and never sees an argv.
+//!
+//! Lifetime: the launcher exits non-zero when the broker dies or sends a frame it cannot decode (a broker
+//! that speaks garbage is compromised or broken); on SIGTERM/SIGINT it stops the broker and exits 0.
+
+pub mod spawn;
+pub mod table;
+
+use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
+use lpa_protocol::launcher::{LaunchError, LauncherRequest, LauncherResponse};
+use nix::sys::signal::{SigSet, Signal, kill};
+use nix::sys::wait::{WaitStatus, waitpid};
+use nix::unistd::Pid;
+use spawn::SpawnPolicy;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, mpsc};
+use std::time::Duration;
+use table::Programs;
+
+/// Executions allowed at the same time; more are refused rather than queued without bound.
+pub const MAX_CONCURRENT_EXECUTIONS: usize = 16;
+
+/// How long the broker gets to exit after SIGTERM before it is killed.
+const BROKER_STOP_GRACE: Duration = Duration::from_secs(2);
+
+/// Why the launcher stopped.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exit {
+    /// SIGTERM or SIGINT: an orderly stop (exit code 0).
+    Signalled(Signal),
+    /// The broker exited or was killed on its own (exit code non-zero).
+    BrokerDied(String),
+    /// The broker sent an undecodable frame or closed the socketpair.
+    BrokerMisbehaved(String),
+}
+
+enum Event {
+    Signal(Signal),
+    BrokerExited(String),
+    Channel(String),
+}
+
+/// Serves the broker until a signal or the broker's death. `broker` is the forked broker's pid.
+pub fn serve(sock: UnixStream, broker: Pid, programs: Programs, policy: SpawnPolicy) -> Exit {
+    // Block the stop signals in this thread before any other thread exists, so every thread inherits the
+    // mask and only the dedicated signal thread receives them. std resets the mask in spawned children.
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGTERM);
+    stop.add(Signal::SIGINT);
+    if let Err(e) = stop.thread_block() {
+        tracing::error!(error = %e, "cannot block stop signals");
+    }
+    let (tx, rx) = mpsc::channel::<Event>();
+
+    let sig_tx = tx.clone();
+    std::thread::spawn(move || {
+        loop {
+            if let Ok(sig) = stop.wait() {
+                let _ = sig_tx.send(Event::Signal(sig));
+            }
+        }
+    });
+
+    let wait_tx = tx.clone();
+    std::thread::spawn(move || {
+        let status = loop {
+            match waitpid(broker, None) {
+                Err(nix::Error::EINTR) => continue,
+                Ok(WaitStatus::Exited(_, code)) => break format!("exited with code {code}"),
+                Ok(WaitStatus::Signaled(_, sig, _)) => break format!("killed by {sig}"),
+                Ok(other) => break format!("{other:?}"),
+                Err(e) => break format!("waitpid failed: {e}"),
+            }
+        };
+        let _ = wait_tx.send(Event::BrokerExited(status));
+    });
+
+    let reader = match sock.try_clone() {
+        Ok(r) => r,
+        Err(e) => return Exit::BrokerMisbehaved(format!("cannot clone the socketpair: {e}")),
+    };
+    let writer = Arc::new(Mutex::new(sock));
+    let ctx = Arc::new(Context {
+        programs,
+        policy,
+        running: AtomicUsize::new(0),
+    });
+    std::thread::spawn(move || {
+        let reason = read_requests(reader, writer, ctx);
+        let _ = tx.send(Event::Channel(reason));
+    });
+
+    match rx.recv() {
+        Ok(Event::Signal(sig)) => {
+            tracing::info!(signal = %sig, "stopping");
+            stop_broker(broker, &rx);
+            Exit::Signalled(sig)
+        }
+        Ok(Event::BrokerExited(status)) => Exit::BrokerDied(status),
+        Ok(Event::Channel(reason)) => {
+            let _ = kill(broker, Signal::SIGKILL);
+            Exit::BrokerMisbehaved(reason)
+        }
+        Err(_) => Exit::BrokerMisbehaved("event channel closed".into()),
+    }
+}
+
+fn stop_broker(broker: Pid, rx: &mpsc::Receiver<Event>) {
+    let _ = kill(broker, Signal::SIGTERM);
+    let deadline = std::time::Instant::now() + BROKER_STOP_GRACE;
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(left) {
+            Ok(Event::BrokerExited(_)) => return,
+            Ok(_) => continue,
+            Err(_) => {
+                let _ = kill(broker, Signal::SIGKILL);
+                return;
+            }
+        }
+    }
+}
+
+struct Context {
+    programs: Programs,
+    policy: SpawnPolicy,
+    running: AtomicUsize,
+}
+
+/// Reads requests until the socketpair closes or a frame fails to decode; returns why it stopped.
+fn read_requests(
+    mut reader: UnixStream,
+    writer: Arc<Mutex<UnixStream>>,
+    ctx: Arc<Context>,
+) -> String {
+    loop {
+        let payload = match frame::read_frame(&mut reader, MAX_REQUEST_FRAME) {
+            Ok(Some(p)) => p,
+            Ok(None) => return "the broker closed the socketpair".into(),
+            Err(e) => return format!("reading from the broker failed: {e}"),
+        };
+        let request: LauncherRequest = match frame::decode(&payload, MAX_REQUEST_FRAME) {
+            Ok(r) => r,
+            Err(e) => return format!("undecodable request from the broker: {e}"),
+        };
+        let LauncherRequest::Exec { id, invocation } = request else {
+            return "unknown request kind from the broker".into();
+        };
+        let (writer, ctx) = (writer.clone(), ctx.clone());
+        if ctx.running.fetch_add(1, Ordering::SeqCst) >= MAX_CONCURRENT_EXECUTIONS {
+            ctx.running.fetch_sub(1, Ordering::SeqCst);
+            let result = Err(LaunchError::NotAvailable(format!(
+                "more than {MAX_CONCURRENT_EXECUTIONS} executions at once"
+            )));
+            respond(&writer, LauncherResponse::Finished { id, result });
+            continue;
+        }
+        std::thread::spawn(move || {
+            let kind = invocation.kind();
+            let result = table::command_line(&invocation, &ctx.programs)
+                .and_then(|cl| spawn::run(&cl, &ctx.policy));
+            match &result {
+                Ok(out) => tracing::info!(id, kind, exit_code = ?out.exit_code, "executed"),
+                Err(e) => tracing::warn!(id, kind, error = %e, "not executed"),
+            }
+            ctx.running.fetch_sub(1, Ordering::SeqCst);
+            respond(&writer, LauncherResponse::Finished { id, result });
+        });
+    }
+}
+
+fn respond(writer: &Mutex<UnixStream>, response: LauncherResponse) {
+    let payload = match frame::encode(&response, MAX_RESPONSE_FRAME) {
+        Ok(p) => p,
+        Err(e) => {
+            tracing::error!(error = %e, "cannot encode a launcher response");
+            return;
+        }
+    };
+    let mut w = match writer.lock() {
+        Ok(w) => w,
+        Err(poisoned) => poisoned.into_inner(),
+    };
+    if let Err(e) = frame::write_frame(&mut *w, &payload) {
+        tracing::warn!(error = %e, "cannot write to the broker");
+    }
+}
