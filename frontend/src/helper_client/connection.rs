@@ -36,12 +36,13 @@ impl std::fmt::Debug for Connection {
 impl Connection {
     /// Connects to `socket` and performs the handshake.
     pub(crate) async fn open(socket: &Path) -> Result<Self, HelperClientError> {
-        let stream = UnixStream::connect(socket)
-            .await
-            .map_err(|source| HelperClientError::Connect {
-                socket: socket.display().to_string(),
-                source,
-            })?;
+        let stream =
+            UnixStream::connect(socket)
+                .await
+                .map_err(|source| HelperClientError::Connect {
+                    socket: socket.display().to_string(),
+                    source,
+                })?;
         let (read, write) = stream.into_split();
         // Asymmetric limits: the broker answers with package lists, we only send small requests.
         let mut reader = FramedRead::new(read, frame::codec(MAX_RESPONSE_FRAME));
@@ -93,7 +94,6 @@ impl Connection {
             ))),
         }
     }
-
 }
 
 async fn send(

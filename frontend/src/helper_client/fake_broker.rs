@@ -24,8 +24,9 @@ pub(crate) enum HelloMode {
     Refuse(u32),
 }
 
-/// What the fake broker does with one request.
+/// What the fake broker does with one request. (Test-only and short-lived, so the large variant is fine.)
 #[derive(Debug, Clone)]
+#[allow(clippy::large_enum_variant)]
 pub(crate) enum Reply {
     /// Answer it.
     Answer(Result<Outcome, HelperError>),

@@ -40,7 +40,10 @@ async fn typed_helper_error_is_passed_through_and_keeps_the_connection() {
         name: PackageName::new("xx").unwrap(),
     };
     let err = client.call(op.clone()).await.unwrap_err();
-    assert!(matches!(err, HelperClientError::Helper(HelperError::PackageNotFound { .. })));
+    assert!(matches!(
+        err,
+        HelperClientError::Helper(HelperError::PackageNotFound { .. })
+    ));
     client.call(op).await.unwrap_err();
     assert_eq!(broker.connections(), 1);
 }
@@ -51,7 +54,10 @@ async fn hello_refused_names_both_versions() {
     let (socket, client) = client(&dir);
     let _broker = FakeBroker::start(&socket, HelloMode::Refuse(99), pong);
     let err = client.call(Operation::Ping).await.unwrap_err();
-    assert!(matches!(err, HelperClientError::Refused { theirs: 99, .. }), "{err:?}");
+    assert!(
+        matches!(err, HelperClientError::Refused { theirs: 99, .. }),
+        "{err:?}"
+    );
     let text = err.to_string();
     assert!(text.contains("99"), "{text}");
     assert!(
@@ -67,7 +73,10 @@ async fn missing_socket_is_a_connect_error() {
     let (_, client) = client(&dir);
     let err = client.call(Operation::Ping).await.unwrap_err();
     assert!(matches!(err, HelperClientError::Connect { .. }), "{err:?}");
-    assert!(matches!(client.backend().await, Err(HelperClientError::Connect { .. })));
+    assert!(matches!(
+        client.backend().await,
+        Err(HelperClientError::Connect { .. })
+    ));
 }
 
 #[tokio::test]

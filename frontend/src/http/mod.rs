@@ -1,11 +1,32 @@
-//! Placeholder: the http layer is being written; this fixes the interface used by the listener.
+//! The HTTP layer: request ids, limits, routing, the envelope, and errors.
+//!
+//! [`handle`] is what the listener calls for every request on an authenticated connection. In order it:
+//! assigns a request id (UUID v4), refuses a declared body above `max_body_bytes` (413), checks the raw path
+//! and routes it ([`router`], [`path`]: 400/404/405), reads the body under [`http_body_util::Limited`] and a
+//! deadline ([`body`]: 413/408), parses the query strictly ([`query`]), calls the endpoint in [`crate::api`],
+//! and wraps the result in the envelope ([`envelope`]). Every failure is an [`ApiError`], converted to a
+//! response in exactly one place ([`envelope::failure`]).
+
+pub mod body;
+pub mod envelope;
+pub mod error;
+pub mod path;
+pub mod query;
+pub mod router;
+
 use crate::conn::ConnInfo;
+use crate::helper_client::HelperClient;
 use bytes::Bytes;
+pub use error::ApiError;
 use http_body_util::Full;
+use hyper::body::Body;
+use query::Query;
+use router::Router;
 use std::convert::Infallible;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
+use uuid::Uuid;
 
 /// Settings the API layer needs, derived from config.yaml by the binary.
 #[derive(Debug, Clone)]
@@ -27,20 +48,83 @@ pub struct ApiSettings {
 pub struct AppState {
     /// Settings.
     pub settings: ApiSettings,
+    /// The connection to the helper's broker.
+    pub helper: HelperClient,
+    /// When the service started, for `uptime_seconds`.
+    pub started: Instant,
+    router: Router,
 }
 
 impl AppState {
-    /// Builds the state.
+    /// Builds the state. Does not connect to the helper: the first request does.
     pub fn new(settings: ApiSettings) -> Arc<Self> {
-        Arc::new(AppState { settings })
+        let helper = HelperClient::new(settings.helper_socket.clone(), settings.helper_timeout);
+        Arc::new(AppState {
+            settings,
+            helper,
+            started: Instant::now(),
+            router: Router::new(),
+        })
     }
 }
 
 /// Serves one request.
 pub async fn handle(
-    _state: Arc<AppState>,
-    _conn: Arc<ConnInfo>,
-    _req: hyper::Request<hyper::body::Incoming>,
+    state: Arc<AppState>,
+    conn: Arc<ConnInfo>,
+    req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
-    Ok(hyper::Response::new(Full::new(Bytes::new())))
+    Ok(respond(&state, &conn, req).await)
 }
+
+/// [`handle`] for any body type, so tests can call it without a socket.
+pub async fn respond<B>(
+    state: &AppState,
+    conn: &ConnInfo,
+    req: hyper::Request<B>,
+) -> hyper::Response<Full<Bytes>>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let request_id = Uuid::new_v4();
+    let method = req.method().clone();
+    let path = req.uri().path().to_owned();
+    let result = serve(state, req).await;
+    let response = match result {
+        Ok(data) => envelope::success(request_id, data),
+        Err(err) => {
+            if err.status().is_server_error() {
+                tracing::warn!(%request_id, code = err.code(), error = %err, "request failed");
+            }
+            envelope::failure(request_id, &err)
+        }
+    };
+    tracing::info!(
+        %request_id,
+        peer = %conn.peer,
+        client_cn = conn.identity.common_name.as_deref().unwrap_or("-"),
+        %method,
+        path = %error::sanitize(&path),
+        status = response.status().as_u16(),
+        "request"
+    );
+    response
+}
+
+async fn serve<B>(state: &AppState, req: hyper::Request<B>) -> Result<serde_json::Value, ApiError>
+where
+    B: Body<Data = Bytes>,
+    B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
+{
+    let limit = state.settings.max_body_bytes;
+    body::check_declared_length(req.headers(), limit)?;
+    let endpoint = state.router.resolve(req.method(), req.uri().path())?;
+    let query = Query::parse(req.uri().query())?;
+    // No endpoint takes a body yet; it is still read (bounded) so an oversized upload is 413, not ignored.
+    let _body = body::read(req.into_body(), limit, state.settings.body_timeout).await?;
+    crate::api::dispatch(state, endpoint, &query).await
+}
+
+#[cfg(test)]
+mod tests;

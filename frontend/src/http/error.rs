@@ -1,0 +1,286 @@
+//! Every error the API can answer with, and the one place that maps failures to HTTP.
+//!
+//! A handler returns `Result<_, ApiError>`; the envelope turns the error into status, `code`, `message`,
+//! `details` and `retryable` through the methods below. Typed helper failures ([`HelperError`]) and helper
+//! connection failures ([`HelperClientError`]) are converted here too, so no handler decides a status code on
+//! its own.
+//!
+//! Messages may quote what the client sent (a parameter name, a package name) but only through
+//! [`sanitize`], which keeps a short prefix and escapes anything outside a conservative character set.
+
+use crate::helper_client::HelperClientError;
+use http::{Method, StatusCode};
+use lpa_protocol::HelperError;
+use serde_json::{Value, json};
+
+/// How many characters of client input a message may quote.
+const MAX_QUOTED: usize = 64;
+/// How many characters of helper-provided text (stderr tails, reasons) a message may carry.
+const MAX_HELPER_TEXT: usize = 2000;
+
+/// An API failure. Each variant has exactly one stable code and status.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum ApiError {
+    /// 400 `INVALID_REQUEST`: malformed input, unknown query parameters or values.
+    #[error("{message}")]
+    InvalidRequest {
+        /// What was wrong.
+        message: String,
+        /// Machine-readable specifics (for example the parameter and its allowed values).
+        details: Option<Value>,
+    },
+    /// 400 `VALIDATION_ERROR`: a value (package name, …) fails its grammar.
+    #[error("{message}")]
+    Validation {
+        /// What was wrong.
+        message: String,
+        /// Machine-readable specifics.
+        details: Option<Value>,
+    },
+    /// 400 `INVALID_SERVICE_NAME`: the path under `/system/services/` is not one valid name.
+    #[error("{message}")]
+    InvalidServiceName {
+        /// What was wrong.
+        message: String,
+    },
+    /// 404 `NOT_FOUND`: no route for this path.
+    #[error("no such endpoint")]
+    NotFound,
+    /// 404 `PKG_NOT_FOUND`.
+    #[error("package {} is neither installed nor available", sanitize(.name))]
+    PackageNotFound {
+        /// The package.
+        name: String,
+    },
+    /// 404 `SERVICE_NOT_FOUND`.
+    #[error("service {} not found", sanitize(.name))]
+    ServiceNotFound {
+        /// The service.
+        name: String,
+    },
+    /// 405 `METHOD_NOT_ALLOWED`, with an `Allow` header.
+    #[error("method {} is not allowed on this endpoint", sanitize(.method))]
+    MethodNotAllowed {
+        /// The method used.
+        method: String,
+        /// The methods the route supports.
+        allow: Vec<Method>,
+    },
+    /// 413 `PAYLOAD_TOO_LARGE`.
+    #[error("request body exceeds the limit of {limit} bytes")]
+    PayloadTooLarge {
+        /// `server.max_body_bytes`.
+        limit: usize,
+    },
+    /// 408 `REQUEST_TIMEOUT` (an addition to the contract): the body did not arrive in time.
+    #[error("request body was not received within {seconds} seconds")]
+    RequestTimeout {
+        /// `server.request_timeout_seconds`.
+        seconds: u64,
+    },
+    /// 503 `HELPER_UNAVAILABLE`: the helper cannot be reached or did not answer.
+    #[error("{message}")]
+    HelperUnavailable {
+        /// Why.
+        message: String,
+    },
+    /// 503 `SERVICE_UNHEALTHY`: no service manager can be queried on this host.
+    #[error("{message}")]
+    ServiceUnhealthy {
+        /// Why.
+        message: String,
+    },
+    /// 500 `PKG_MANAGER_ERROR`: the package manager or its database failed.
+    #[error("{message}")]
+    PackageManager {
+        /// What failed.
+        message: String,
+        /// Program, exit code and stderr tail, when a command failed.
+        details: Option<Value>,
+    },
+    /// 500 `INTERNAL_ERROR`.
+    #[error("{message}")]
+    Internal {
+        /// What failed.
+        message: String,
+    },
+}
+
+impl ApiError {
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        match self {
+            ApiError::InvalidRequest { .. }
+            | ApiError::Validation { .. }
+            | ApiError::InvalidServiceName { .. } => StatusCode::BAD_REQUEST,
+            ApiError::NotFound
+            | ApiError::PackageNotFound { .. }
+            | ApiError::ServiceNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::HelperUnavailable { .. } | ApiError::ServiceUnhealthy { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            ApiError::PackageManager { .. } | ApiError::Internal { .. } => {
+                StatusCode::INTERNAL_SERVER_ERROR
+            }
+        }
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ApiError::InvalidRequest { .. } => "INVALID_REQUEST",
+            ApiError::Validation { .. } => "VALIDATION_ERROR",
+            ApiError::InvalidServiceName { .. } => "INVALID_SERVICE_NAME",
+            ApiError::NotFound => "NOT_FOUND",
+            ApiError::PackageNotFound { .. } => "PKG_NOT_FOUND",
+            ApiError::ServiceNotFound { .. } => "SERVICE_NOT_FOUND",
+            ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
+            ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
+            ApiError::RequestTimeout { .. } => "REQUEST_TIMEOUT",
+            ApiError::HelperUnavailable { .. } => "HELPER_UNAVAILABLE",
+            ApiError::ServiceUnhealthy { .. } => "SERVICE_UNHEALTHY",
+            ApiError::PackageManager { .. } => "PKG_MANAGER_ERROR",
+            ApiError::Internal { .. } => "INTERNAL_ERROR",
+        }
+    }
+
+    /// Whether repeating the same request later may succeed.
+    pub fn retryable(&self) -> bool {
+        matches!(
+            self,
+            ApiError::HelperUnavailable { .. }
+                | ApiError::PackageManager { .. }
+                | ApiError::RequestTimeout { .. }
+        )
+    }
+
+    /// Machine-readable specifics, or `None` (serialised as `null`).
+    pub fn details(&self) -> Option<Value> {
+        match self {
+            ApiError::InvalidRequest { details, .. }
+            | ApiError::Validation { details, .. }
+            | ApiError::PackageManager { details, .. } => details.clone(),
+            ApiError::MethodNotAllowed { allow, .. } => Some(json!({
+                "allowed_methods": allow.iter().map(Method::as_str).collect::<Vec<_>>()
+            })),
+            ApiError::PayloadTooLarge { limit } => Some(json!({ "max_body_bytes": limit })),
+            _ => None,
+        }
+    }
+
+    /// The value of the `Allow` header, for 405 answers.
+    pub fn allow_header(&self) -> Option<String> {
+        match self {
+            ApiError::MethodNotAllowed { allow, .. } => Some(
+                allow
+                    .iter()
+                    .map(Method::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            ),
+            _ => None,
+        }
+    }
+
+    /// 400 `INVALID_REQUEST` about one query parameter.
+    pub fn bad_parameter(parameter: &str, problem: &str, allowed: Option<&[&str]>) -> Self {
+        let parameter = sanitize(parameter);
+        let mut message = format!("query parameter {parameter}: {problem}");
+        if let Some(allowed) = allowed {
+            message.push_str(&format!(" (allowed: {})", allowed.join(", ")));
+        }
+        ApiError::InvalidRequest {
+            message,
+            details: Some(json!({ "parameter": parameter, "allowed": allowed })),
+        }
+    }
+}
+
+impl From<HelperError> for ApiError {
+    fn from(e: HelperError) -> Self {
+        match e {
+            HelperError::Validation { message } => ApiError::Validation {
+                message: helper_text(&message),
+                details: None,
+            },
+            HelperError::PackageNotFound { name } => ApiError::PackageNotFound { name },
+            HelperError::ServiceNotFound { name } => ApiError::ServiceNotFound { name },
+            HelperError::ServiceManagerUnavailable { reason } => ApiError::ServiceUnhealthy {
+                message: format!(
+                    "no service manager can be queried on this host: {}",
+                    helper_text(&reason)
+                ),
+            },
+            HelperError::Database { message } => ApiError::PackageManager {
+                message: format!("package database unreadable: {}", helper_text(&message)),
+                details: None,
+            },
+            HelperError::Exec(failure) => ApiError::PackageManager {
+                message: format!(
+                    "{} failed (exit code {})",
+                    helper_text(&failure.program),
+                    failure
+                        .exit_code
+                        .map_or_else(|| "none: killed".to_owned(), |c| c.to_string())
+                ),
+                details: Some(json!({
+                    "program": helper_text(&failure.program),
+                    "exit_code": failure.exit_code,
+                    "stderr": helper_text(&failure.stderr),
+                })),
+            },
+            other => ApiError::Internal {
+                message: helper_text(&other.to_string()),
+            },
+        }
+    }
+}
+
+impl From<HelperClientError> for ApiError {
+    fn from(e: HelperClientError) -> Self {
+        match e {
+            HelperClientError::Helper(inner) => inner.into(),
+            other => ApiError::HelperUnavailable {
+                message: helper_text(&other.to_string()),
+            },
+        }
+    }
+}
+
+/// Quotes client input safely: at most [`MAX_QUOTED`] characters, each outside
+/// `[A-Za-z0-9._+~:@^*?=-]` written as `\u{..}`, wrapped in double quotes, `…` when cut.
+pub fn sanitize(input: &str) -> String {
+    let mut out = String::from("\"");
+    for (i, c) in input.chars().enumerate() {
+        if i == MAX_QUOTED {
+            out.push('…');
+            break;
+        }
+        if c.is_ascii_alphanumeric() || "._+~:@^*?=-".contains(c) {
+            out.push(c);
+        } else {
+            out.push_str(&format!("\\u{{{:x}}}", c as u32));
+        }
+    }
+    out.push('"');
+    out
+}
+
+/// Helper-provided text (reasons, stderr tails): control characters replaced, length capped.
+fn helper_text(input: &str) -> String {
+    let mut out: String = input
+        .chars()
+        .take(MAX_HELPER_TEXT)
+        .map(|c| if c.is_control() && c != '\n' { ' ' } else { c })
+        .collect();
+    if input.chars().count() > MAX_HELPER_TEXT {
+        out.push('…');
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests;
