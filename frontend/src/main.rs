@@ -1,2 +1,214 @@
-//! main
-fn main() {}
+//! `linux-patch-api`: the network daemon. `linux-patch-api --config PATH [--check-config]`.
+//!
+//! Start-up order: refuse root (before reading anything), load and validate `config.yaml`, set up logging,
+//! load the whitelist (unreadable or invalid means deny all, logged as an error, the daemon keeps running),
+//! build the TLS configuration, open the listener (systemd socket or bind), serve until SIGTERM/SIGINT, then
+//! shut down gracefully and exit 0.
+//!
+//! `--check-config` validates the configuration, the whitelist and the certificate files, lists unknown
+//! keys, and exits: 0 when everything is fine, 1 on errors, 2 when the only problem is unknown keys.
+#![forbid(unsafe_code)]
+
+use anyhow::{Context as _, Result};
+use clap::Parser;
+use lpa_frontend::config::{self, LoadedConfig, UnknownKey};
+use lpa_frontend::http::{ApiSettings, AppState};
+use lpa_frontend::listener::{self, Limits, ListenerSource};
+use lpa_frontend::tls;
+use lpa_frontend::whitelist::Whitelist;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tracing::{error, info, warn};
+
+/// How long open connections get to finish their current request after SIGTERM.
+const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// linux-patch-api network daemon: mTLS REST API in front of the privileged helper.
+#[derive(Debug, Parser)]
+#[command(name = "linux-patch-api", version)]
+struct Args {
+    /// Path of config.yaml.
+    #[arg(long, value_name = "PATH")]
+    config: PathBuf,
+    /// Validate the configuration, whitelist and certificates, list unknown keys, and exit
+    /// (0 = fine, 1 = errors, 2 = unknown keys).
+    #[arg(long)]
+    check_config: bool,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    if let Some(message) = running_as_root() {
+        eprintln!("linux-patch-api: {message}");
+        return ExitCode::from(1);
+    }
+    let result = if args.check_config {
+        Ok(check_config(&args))
+    } else {
+        run(&args)
+    };
+    match result {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("linux-patch-api: {e:#}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+/// The frontend parses untrusted network input and must never hold root's powers (DESIGN invariant 1).
+fn running_as_root() -> Option<String> {
+    let (uid, euid) = (nix::unistd::getuid(), nix::unistd::geteuid());
+    (uid.is_root() || euid.is_root()).then(|| {
+        format!(
+            "refusing to run as root (real uid {uid}, effective uid {euid}): the network daemon must run as an \
+             unprivileged user such as linux-patch-api; only linux-patch-api-helper runs as root"
+        )
+    })
+}
+
+fn check_config(args: &Args) -> ExitCode {
+    let loaded = match config::load(&args.config) {
+        Ok(loaded) => loaded,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    let mut failed = false;
+    let mut unknown: Vec<UnknownKey> = loaded.unknown_keys.clone();
+    match config::load_whitelist(&loaded.config.whitelist.path) {
+        Ok(wl) => {
+            if wl.nets.is_empty() {
+                eprintln!(
+                    "warning: {}: the whitelist is empty: every connection will be refused",
+                    loaded.config.whitelist.path.display()
+                );
+            }
+            unknown.extend(wl.unknown_keys);
+        }
+        Err(e) => {
+            eprintln!("error: {e} (the daemon would deny all connections)");
+            failed = true;
+        }
+    }
+    if let Err(e) = tls::build_server_config(&loaded.config.tls) {
+        eprintln!("error: {e}");
+        failed = true;
+    }
+    for key in &unknown {
+        eprintln!("warning: {key}");
+    }
+    if failed {
+        ExitCode::from(1)
+    } else if !unknown.is_empty() {
+        eprintln!(
+            "configuration usable, but {} unknown key(s) found",
+            unknown.len()
+        );
+        ExitCode::from(2)
+    } else {
+        println!("configuration OK: {}", args.config.display());
+        ExitCode::SUCCESS
+    }
+}
+
+fn run(args: &Args) -> Result<ExitCode> {
+    let LoadedConfig {
+        config,
+        unknown_keys,
+    } = config::load(&args.config)?;
+    init_logging(&config.logging.level);
+    for key in &unknown_keys {
+        warn!("{key}");
+    }
+    let whitelist = Arc::new(load_whitelist(&config));
+    let server_tls = tls::build_server_config(&config.tls)?;
+    let state = AppState::new(ApiSettings {
+        helper_socket: config.helper.socket.clone(),
+        helper_timeout: Duration::from_secs(config.helper.request_timeout_seconds),
+        max_body_bytes: config.server.max_body_bytes,
+        body_timeout: config.server.request_timeout(),
+        server_cert_not_after: server_tls.server_cert_not_after,
+    });
+    let ctx = Arc::new(listener::Context {
+        tls: Arc::new(arc_swap::ArcSwap::new(server_tls.config)),
+        whitelist,
+        state,
+        limits: Limits::from(&config.server),
+    });
+
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let result = runtime.block_on(async {
+        let (tcp, source) = listener::open(&config.server).await?;
+        let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .context("cannot install the SIGTERM handler")?;
+        let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
+            .context("cannot install the SIGINT handler")?;
+        let addr = tcp.local_addr().context("listener has no local address")?;
+        match source {
+            ListenerSource::SocketActivation => info!("listening on {addr} (socket activation)"),
+            ListenerSource::Bound => info!("listening on {addr}"),
+        }
+        let shutdown = CancellationToken::new();
+        let mut serving = tokio::spawn(listener::serve(tcp, ctx, shutdown.clone()));
+        tokio::select! {
+            _ = sigterm.recv() => info!("SIGTERM received; shutting down"),
+            _ = sigint.recv() => info!("SIGINT received; shutting down"),
+            joined = &mut serving => {
+                joined.context("accept loop failed")?;
+                anyhow::bail!("accept loop stopped unexpectedly");
+            }
+        }
+        shutdown.cancel();
+        match tokio::time::timeout(DRAIN_TIMEOUT, serving).await {
+            Ok(_) => info!("all connections closed"),
+            Err(_) => warn!("connections still open after {DRAIN_TIMEOUT:?}; exiting anyway"),
+        }
+        Ok::<_, anyhow::Error>(())
+    });
+    runtime.shutdown_timeout(Duration::from_secs(1));
+    result?;
+    info!("stopped");
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Logs to stderr (the journal captures it under systemd). `RUST_LOG`, when set and valid, overrides
+/// `logging.level`, which validation has already checked.
+fn init_logging(level: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .or_else(|_| tracing_subscriber::EnvFilter::builder().parse(level))
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .init();
+}
+
+/// API.md: an unreadable or invalid whitelist means deny all; the daemon keeps running so that fixing the
+/// file (and, until hot reload exists, restarting) is all it takes.
+fn load_whitelist(config: &config::Config) -> Whitelist {
+    match config::load_whitelist(&config.whitelist.path) {
+        Ok(loaded) => {
+            for key in &loaded.unknown_keys {
+                warn!("{key}");
+            }
+            if loaded.nets.is_empty() {
+                warn!(path = %config.whitelist.path.display(), "whitelist is empty: every connection is refused");
+            } else {
+                info!(path = %config.whitelist.path.display(), entries = loaded.nets.len(), "whitelist loaded");
+            }
+            Whitelist::new(loaded.nets)
+        }
+        Err(e) => {
+            error!("{e}; denying ALL connections until the whitelist is fixed");
+            Whitelist::deny_all()
+        }
+    }
+}
