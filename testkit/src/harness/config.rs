@@ -1,0 +1,144 @@
+//! The three YAML files the harness writes, in exactly the production schema.
+
+use std::net::IpAddr;
+use std::path::Path;
+
+use crate::Result;
+use crate::fsutil::utf8;
+
+/// Uid and gid the frontend runs as in tests and the demo (no passwd entry: nothing is added to the host).
+pub const FRONTEND_ID: u32 = 61001;
+/// Uid and gid the helper's broker drops to in tests and the demo.
+pub const BROKER_ID: u32 = 61002;
+
+/// Inputs of `helper.yaml`.
+pub(super) struct HelperYaml<'a> {
+    pub socket: &'a Path,
+    pub package_root: &'a Path,
+    pub apt_config: &'a Path,
+}
+
+/// Inputs of `config.yaml`.
+pub(super) struct FrontendYaml<'a> {
+    pub bind: IpAddr,
+    pub port: u16,
+    pub ca_cert: &'a Path,
+    pub server_cert: &'a Path,
+    pub server_key: &'a Path,
+    pub crl: Option<&'a Path>,
+    pub whitelist: &'a Path,
+    pub helper_socket: &'a Path,
+    pub state_dir: &'a Path,
+    pub log_level: &'a str,
+}
+
+/// A YAML double-quoted scalar (JSON string syntax, which YAML accepts): paths may hold any character.
+pub(super) fn quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 2);
+    out.push('"');
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c if c.is_control() => out.push_str(&format!("\\u{:04x}", u32::from(c))),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
+
+fn path(p: &Path) -> Result<String> {
+    Ok(quoted(utf8(p)?))
+}
+
+/// `helper.yaml`: numeric test ids, `allow_root_peer: true` so root test code can talk to the broker directly,
+/// the sandbox as package root and its `apt.conf` as `APT_CONFIG`.
+pub(super) fn helper_yaml(c: &HelperYaml<'_>) -> Result<String> {
+    Ok(format!(
+        "# Written by lpa_testkit::harness.\n\
+         socket:\n  path: {socket}\n\
+         frontend_user: {FRONTEND_ID}\n\
+         frontend_group: {FRONTEND_ID}\n\
+         broker_user: {BROKER_ID}\n\
+         broker_group: {BROKER_ID}\n\
+         allow_root_peer: true\n\
+         backend: auto\n\
+         package_root: {root}\n\
+         apt:\n  config_file: {apt}\n",
+        socket = path(c.socket)?,
+        root = path(c.package_root)?,
+        apt = path(c.apt_config)?,
+    ))
+}
+
+/// `config.yaml` of the frontend.
+pub(super) fn frontend_yaml(c: &FrontendYaml<'_>) -> Result<String> {
+    let crl = match c.crl {
+        Some(p) => path(p)?,
+        None => "null".to_owned(),
+    };
+    Ok(format!(
+        "# Written by lpa_testkit::harness.\n\
+         server:\n  bind: {bind}\n  port: {port}\n  max_connections: 512\n  handshake_timeout_seconds: 10\n  \
+         request_timeout_seconds: 30\n  max_body_bytes: 1048576\n\
+         tls:\n  ca_cert: {ca}\n  server_cert: {cert}\n  server_key: {key}\n  crl_path: {crl}\n\
+         whitelist:\n  path: {whitelist}\n\
+         helper:\n  socket: {socket}\n  request_timeout_seconds: 120\n\
+         state_dir: {state}\n\
+         jobs: {{ max_concurrent: 5, timeout_minutes: 30, max_queue_depth: 100 }}\n\
+         logging: {{ level: {level} }}\n\
+         cache: {{ stale_after_hours: 4 }}\n",
+        bind = quoted(&c.bind.to_string()),
+        port = c.port,
+        ca = path(c.ca_cert)?,
+        cert = path(c.server_cert)?,
+        key = path(c.server_key)?,
+        whitelist = path(c.whitelist)?,
+        socket = path(c.helper_socket)?,
+        state = path(c.state_dir)?,
+        level = quoted(c.log_level),
+    ))
+}
+
+/// `whitelist.yaml`.
+pub(super) fn whitelist_yaml(entries: &[String]) -> String {
+    let list: Vec<String> = entries.iter().map(|e| quoted(e)).collect();
+    format!("allowed: [{}]\n", list.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoting_escapes_quotes_backslashes_and_controls() {
+        assert_eq!(quoted(r#"a"b\c"#), r#""a\"b\\c""#);
+        assert_eq!(quoted("x\ny"), r#""x\u000ay""#);
+    }
+
+    #[test]
+    fn whitelist_lists_every_entry() {
+        assert_eq!(
+            whitelist_yaml(&["127.0.0.1".into(), "::1".into()]),
+            "allowed: [\"127.0.0.1\", \"::1\"]\n"
+        );
+    }
+
+    #[test]
+    fn helper_yaml_uses_numeric_test_ids_and_root_peer() {
+        let text = helper_yaml(&HelperYaml {
+            socket: Path::new("/w/run/helper.sock"),
+            package_root: Path::new("/w/sandbox/root"),
+            apt_config: Path::new("/w/sandbox/apt.conf"),
+        })
+        .unwrap();
+        assert!(text.contains("frontend_user: 61001\n"), "{text}");
+        assert!(text.contains("broker_group: 61002\n"), "{text}");
+        assert!(text.contains("allow_root_peer: true\n"), "{text}");
+        assert!(
+            text.contains("config_file: \"/w/sandbox/apt.conf\"\n"),
+            "{text}"
+        );
+    }
+}
