@@ -183,6 +183,27 @@ mod tests {
     }
 
     #[test]
+    fn every_route_and_method_is_documented_in_openapi() {
+        let text = include_str!("../../../docs/api/openapi.yaml");
+        let doc: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+        let paths = doc["paths"].as_object().unwrap();
+        for (pattern, _, methods) in TABLE {
+            let entry = paths
+                .get(*pattern)
+                .unwrap_or_else(|| panic!("{pattern} missing from openapi.yaml"));
+            for m in *methods {
+                let key = m.as_str().to_ascii_lowercase();
+                assert!(entry.get(&key).is_some(), "{m} {pattern} undocumented");
+            }
+        }
+        assert_eq!(
+            paths.len(),
+            TABLE.len(),
+            "openapi.yaml documents a route that does not exist"
+        );
+    }
+
+    #[test]
     fn invalid_names_are_refused_before_method_or_route() {
         let r = Router::new();
         let err = r

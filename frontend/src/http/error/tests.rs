@@ -221,3 +221,16 @@ fn bad_parameter_names_the_parameter_and_the_allowed_values() {
     assert!(err.to_string().contains("installed, all"));
     assert_eq!(err.details().unwrap()["allowed"][1], "all");
 }
+
+#[test]
+fn every_error_code_is_in_the_openapi_enum() {
+    let text = include_str!("../../../../docs/api/openapi.yaml");
+    let doc: serde_json::Value = serde_saphyr::from_str(text).unwrap();
+    let codes = doc["components"]["schemas"]["ErrorCode"]["enum"]
+        .as_array()
+        .unwrap();
+    for (err, _, code, _) in all_variants() {
+        assert!(codes.iter().any(|c| c == code), "{code} missing");
+        assert_eq!(err.code(), code);
+    }
+}
