@@ -190,15 +190,27 @@ fn apt_conf_text(root: &Path) -> Result<String> {
     ))
 }
 
-/// Copies the static busybox to `/bin/busybox` and links `/bin/sh` to it: maintainer scripts run chrooted
-/// into the root and need a shell there (gotcha A4).
+/// Programs linked to busybox in the root's `/bin`: a shell and the few utilities maintainer scripts commonly
+/// call. Debian's static busybox does not run its own applets from `sh` unless they are found on `PATH`, so a
+/// script calling `sleep` in a root without `/bin/sleep` would fail with "not found".
+const BUSYBOX_LINKS: &[&str] = &[
+    "sh", "sleep", "cat", "echo", "true", "false", "test", "rm", "mkdir", "ln", "mv", "cp",
+    "chmod", "touch",
+];
+
+/// Copies the static busybox to `/bin/busybox` and links `/bin/sh` (and the rest of [`BUSYBOX_LINKS`]) to it:
+/// maintainer scripts run chrooted into the root and need a shell there (gotcha A4).
 fn install_busybox(busybox: &Path, root: &Path) -> Result<()> {
     let target = root.join("bin/busybox");
     fs::copy(busybox, &target)
         .context(|| format!("copy {} to {}", busybox.display(), target.display()))?;
     chmod(&target, 0o755)?;
-    let sh = root.join("bin/sh");
-    std::os::unix::fs::symlink("busybox", &sh).context(|| format!("symlink {}", sh.display()))
+    for name in BUSYBOX_LINKS {
+        let link = root.join("bin").join(name);
+        std::os::unix::fs::symlink("busybox", &link)
+            .context(|| format!("symlink {}", link.display()))?;
+    }
+    Ok(())
 }
 
 /// `/dev/null` as the real character device (1,3), or as a plain file where mknod is not permitted.
