@@ -13,19 +13,25 @@ use lpa_protocol::Operation;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
+/// The health check answers within this even when the helper hangs (monitoring probes time out quickly).
+const HELPER_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A certificate closer than this to its expiry is reported (without degrading the status).
 const CERT_WARNING_DAYS: i64 = 30;
 
 /// The health document.
 pub async fn health(state: &AppState) -> Value {
-    let (helper, package_manager, helper_ok) =
-        match state.helper.call_with_backend(Operation::Ping).await {
-            Ok(answer) => ("ok".to_owned(), answer.backend.as_str().to_owned(), true),
-            Err(e) => {
-                let text = e.to_string();
-                (text.clone(), text, false)
-            }
-        };
+    let (helper, package_manager, helper_ok) = match state
+        .helper
+        .call_within(Operation::Ping, HELPER_PING_TIMEOUT)
+        .await
+    {
+        Ok(answer) => ("ok".to_owned(), answer.backend.as_str().to_owned(), true),
+        Err(e) => {
+            let text = e.to_string();
+            (text.clone(), text, false)
+        }
+    };
     let (certificates, cert_ok) = certificate_check(
         state.settings.server_cert_not_after,
         OffsetDateTime::now_utc(),

@@ -132,9 +132,20 @@ impl HelperClient {
         &self,
         operation: Operation,
     ) -> Result<Answer, HelperClientError> {
-        match tokio::time::timeout(self.timeout, self.call_inner(operation)).await {
+        self.call_within(operation, self.timeout).await
+    }
+
+    /// Like [`Self::call_with_backend`] with a shorter deadline than the configured one (never longer), for
+    /// callers such as the health check that must answer quickly even when the helper is stuck.
+    pub async fn call_within(
+        &self,
+        operation: Operation,
+        limit: Duration,
+    ) -> Result<Answer, HelperClientError> {
+        let limit = limit.min(self.timeout);
+        match tokio::time::timeout(limit, self.call_inner(operation)).await {
             Ok(result) => result,
-            Err(_) => Err(HelperClientError::Timeout(self.timeout)),
+            Err(_) => Err(HelperClientError::Timeout(limit)),
         }
     }
 

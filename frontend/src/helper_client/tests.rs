@@ -188,3 +188,17 @@ async fn concurrent_requests_each_get_their_own_answer() {
     }
     assert!(client.idle_connections() <= MAX_IDLE);
 }
+
+#[tokio::test]
+async fn call_within_uses_the_shorter_deadline() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir); // configured: 5 s
+    let _broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| Reply::Hang);
+    let start = std::time::Instant::now();
+    let err = client
+        .call_within(Operation::Ping, Duration::from_millis(100))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, HelperClientError::Timeout(d) if d == Duration::from_millis(100)));
+    assert!(start.elapsed() < Duration::from_secs(2));
+}

@@ -250,7 +250,7 @@ impl From<HelperClientError> for ApiError {
     }
 }
 
-/// Quotes client input safely: at most [`MAX_QUOTED`] characters, each outside
+/// Quotes client input safely: at most 64 characters, each outside
 /// `[A-Za-z0-9._+~:@^*?=-]` written as `\u{..}`, wrapped in double quotes, `…` when cut.
 pub fn sanitize(input: &str) -> String {
     let mut out = String::from("\"");

@@ -1,6 +1,6 @@
 //! `GET /packages` and `GET /packages/{name}`.
 //!
-//! - [`list`]: parameters, merge of installed and upgradable, filter, sort, page.
+//! - [`mod@list`]: parameters, merge of installed and upgradable, filter, sort, page.
 //! - [`model`]: the package object.
 //! - [`glob`]: the `name` filter. [`version`]: version ordering.
 
