@@ -80,6 +80,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             "package_root is not / but apt.config_file is unset: apt commands would act on the host's apt state"
         );
     }
+    launcher::stop_signals()
+        .thread_block()
+        .context("blocking SIGTERM/SIGINT during start-up")?;
     sys::mark_inherited_fds_cloexec().context("marking inherited descriptors close-on-exec")?;
     let (listener, origin) = socket::open(&cfg.socket.path, ids.frontend_gid)?;
     tracing::info!(?origin, path = %cfg.socket.path.display(), "listening");
@@ -90,6 +93,11 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     match sys::fork_single_threaded()? {
         sys::ForkResult::Child => {
             drop(launcher_end);
+            // The broker stops on the launcher's SIGTERM with the default action.
+            if let Err(e) = launcher::stop_signals().thread_unblock() {
+                tracing::error!(error = %e, "cannot unblock stop signals in the broker");
+                std::process::exit(3);
+            }
             let code = run_broker(listener, broker_end, &cfg, &ids, backend, launcher_pid);
             std::process::exit(code);
         }

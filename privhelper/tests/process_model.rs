@@ -173,3 +173,29 @@ fn non_root_start_is_refused_clearly_and_check_config_validates() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("/nonexistent/helper.yaml"));
 }
+
+#[test]
+fn socket_activation_passes_the_listener_and_the_configured_path_is_not_bound() {
+    // systemd-socket-activate execs the helper only at the first connection (TESTING.md §6, S1), and
+    // Helper::start_with waits by connecting, which triggers it.
+    let h = Helper::start_with(Activation::Systemd);
+    let mut s = h.connect();
+    assert!(matches!(
+        request(&mut s, 1, lpa_protocol::Operation::Ping),
+        lpa_protocol::ServerMessage::Response {
+            result: Ok(lpa_protocol::Outcome::Pong),
+            ..
+        }
+    ));
+    assert!(
+        h.log_text().contains("SocketActivation"),
+        "log:\n{}",
+        h.log_text()
+    );
+    assert!(
+        !h.socket.with_file_name("helper.sock").exists(),
+        "the configured path must stay unused"
+    );
+    let broker = broker_pid(h.pid());
+    assert_eq!(proc_status(broker).unwrap().uids, [BROKER_UID; 4]);
+}

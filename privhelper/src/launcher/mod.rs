@@ -40,6 +40,16 @@ pub enum Exit {
     BrokerMisbehaved(String),
 }
 
+/// SIGTERM and SIGINT: the signals that stop the helper in an orderly way. `main` blocks them before
+/// the socket exists, so a stop requested during start-up stays pending until the launcher handles it
+/// instead of killing the launcher and orphaning the broker; the broker unblocks them after the fork.
+pub fn stop_signals() -> SigSet {
+    let mut stop = SigSet::empty();
+    stop.add(Signal::SIGTERM);
+    stop.add(Signal::SIGINT);
+    stop
+}
+
 enum Event {
     Signal(Signal),
     BrokerExited(String),
@@ -50,9 +60,8 @@ enum Event {
 pub fn serve(sock: UnixStream, broker: Pid, programs: Programs, policy: SpawnPolicy) -> Exit {
     // Block the stop signals in this thread before any other thread exists, so every thread inherits the
     // mask and only the dedicated signal thread receives them. std resets the mask in spawned children.
-    let mut stop = SigSet::empty();
-    stop.add(Signal::SIGTERM);
-    stop.add(Signal::SIGINT);
+    // (main already blocked them before opening the socket; blocking again is harmless.)
+    let stop = stop_signals();
     if let Err(e) = stop.thread_block() {
         tracing::error!(error = %e, "cannot block stop signals");
     }

@@ -75,6 +75,38 @@ fn spawn_helper(config: &Path, log: &Path) -> Child {
         .unwrap()
 }
 
+/// How the helper gets its listening socket.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Activation {
+    /// The helper binds the configured path.
+    Bind,
+    /// `systemd-socket-activate` binds another path and passes it as fd 3 (`LISTEN_FDS=1`).
+    Systemd,
+}
+
+// Tests must start the real helper binary as a separate process.
+#[allow(clippy::disallowed_methods)]
+fn spawn_activated(config: &Path, log: &Path, socket: &Path) -> Child {
+    let log_file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)
+        .unwrap();
+    Command::new("/usr/bin/systemd-socket-activate")
+        .arg("-l")
+        .arg(socket)
+        .arg("-E")
+        .arg("RUST_LOG=debug")
+        .arg(env!("CARGO_BIN_EXE_linux-patch-api-helper"))
+        .arg("--config")
+        .arg(config)
+        .stdin(Stdio::null())
+        .stdout(log_file.try_clone().unwrap())
+        .stderr(log_file)
+        .spawn()
+        .expect("/usr/bin/systemd-socket-activate (package systemd) is needed for this test")
+}
+
 /// Runs the helper binary to completion as `uid` (gid the same) with `args`.
 // Tests must start the real helper binary as a separate process.
 #[allow(clippy::disallowed_methods)]
@@ -97,6 +129,12 @@ fn mkdir_0755(p: &Path) {
 impl Helper {
     /// Starts the helper and waits until its socket accepts connections.
     pub fn start() -> Helper {
+        Self::start_with(Activation::Bind)
+    }
+
+    /// Starts the helper with its socket either bound by itself or passed by `systemd-socket-activate`
+    /// (TESTING.md §6), in which case `socket` is the activated path, not the configured one.
+    pub fn start_with(activation: Activation) -> Helper {
         assert!(nix::unistd::geteuid().is_root(), "these tests run as root");
         let dir = tempfile::Builder::new()
             .prefix("lpa-helper-")
@@ -152,7 +190,13 @@ impl Helper {
         )
         .unwrap();
         let log = dir.path().join("helper.log");
-        let child = spawn_helper(&config, &log);
+        let (child, socket) = match activation {
+            Activation::Bind => (spawn_helper(&config, &log), socket),
+            Activation::Systemd => {
+                let activated = sock_dir.join("activated.sock");
+                (spawn_activated(&config, &log, &activated), activated)
+            }
+        };
         let h = Helper {
             child,
             config,
