@@ -17,8 +17,9 @@
 //! # Using the harness
 //!
 //! Tests run as root (the helper must start as root and drops the frontend to uid 61001). Build the binaries
-//! first (`cargo build --workspace --bins`; `cargo test --workspace` does it for binary targets of the
-//! workspace only when a test depends on them, so the README's command builds them explicitly).
+//! first with `cargo build --workspace --bins`: cargo builds binaries only for the integration tests of their
+//! own package, so a test in another crate cannot rely on them being fresh. [`paths::binary_path`] finds them
+//! (`LPA_BIN_DIR`, else next to the running test) and says how to build them when they are missing.
 //!
 //! ```no_run
 //! use lpa_testkit::fixtures::apt::{Snapshot, versions};

@@ -247,3 +247,20 @@ fn host_package_state_is_unchanged_by_sandbox_work() {
     }
     assert!(sandbox.root().join("var/log/dpkg.log").is_file());
 }
+
+#[test]
+fn creating_a_sandbox_again_in_the_same_directory_starts_from_scratch() {
+    let tmp = tempdir();
+    let first = AptSandbox::create(tmp.path(), Snapshot::V1, &["hello"]).unwrap();
+    assert_eq!(
+        first.installed_version("hello").as_deref(),
+        Some(v::HELLO_V1)
+    );
+    drop(first);
+    let second = AptSandbox::create(tmp.path(), Snapshot::V2, &["demo-tool"]).unwrap();
+    assert_eq!(second.installed_version("hello"), None);
+    assert_eq!(
+        second.installed_version("demo-tool").as_deref(),
+        Some(v::DEMO_TOOL_V2)
+    );
+}

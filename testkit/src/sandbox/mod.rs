@@ -54,12 +54,17 @@ pub struct AptSandbox {
 
 impl AptSandbox {
     /// Creates `dir/root` and `dir/apt.conf`, points the sources at `snapshot`, runs `apt-get update` and then
-    /// `apt-get install -y` of `preinstall` (skipped when empty). Every directory is 0755.
+    /// `apt-get install -y` of `preinstall` (skipped when empty). Every directory is 0755. An earlier sandbox
+    /// in `dir` is replaced.
     pub fn create(dir: &Path, snapshot: Snapshot, preinstall: &[&str]) -> Result<AptSandbox> {
         let tools = prereq::tools()?;
         let fixtures = AptFixtures::get()?;
         dir_0755(dir)?;
         let root = dir.join("root");
+        // A fixed directory (the demo's) may hold the sandbox of an earlier run: start from scratch.
+        if root.exists() {
+            fs::remove_dir_all(&root).context(|| format!("remove earlier {}", root.display()))?;
+        }
         for rel in ROOT_DIRS {
             dir_0755(&root.join(rel))?;
         }
