@@ -17,8 +17,10 @@
 
 mod config;
 mod daemon;
+mod net;
+mod options;
 
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpListener, TcpStream};
+use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::os::unix::net::UnixStream;
 use std::path::{Path, PathBuf};
 use std::process::ExitStatus;
@@ -27,9 +29,10 @@ use std::time::{Duration, Instant};
 pub use config::{BROKER_ID, FRONTEND_ID};
 use config::{FrontendYaml, HelperYaml, frontend_yaml, helper_yaml, whitelist_yaml};
 use daemon::{Daemon, POLL, log_path};
+use net::{connect_addr, free_port};
+pub use options::StackOptions;
 
 use crate::error::{Error, IoContext, Result};
-use crate::fixtures::apt::Snapshot;
 use crate::fsutil::{chmod, chown, dir_0755, tail, utf8, write_public};
 use crate::paths::binary_path;
 use crate::pki::TestPki;
@@ -42,46 +45,6 @@ pub const HELPER_BINARY: &str = "linux-patch-api-helper";
 pub const FRONTEND_BINARY: &str = "linux-patch-api";
 /// Lines of each log shown in error messages and by [`Stack::logs`].
 const LOG_TAIL_LINES: usize = 60;
-
-/// How to start a [`Stack`]. `StackOptions::default()` is what most tests want.
-#[derive(Debug, Clone)]
-pub struct StackOptions {
-    /// Work directory; `None` makes a temporary one that is removed when the stack is dropped. The demo passes
-    /// a fixed directory, which is kept.
-    pub work_dir: Option<PathBuf>,
-    /// Frontend TCP port; 0 picks a free one.
-    pub port: u16,
-    /// Frontend bind address. Default 127.0.0.1.
-    pub bind: IpAddr,
-    /// The fixture snapshot the sandbox starts on. Default v1.
-    pub snapshot: Snapshot,
-    /// Packages installed into the sandbox before the stack starts. Default none.
-    pub preinstall: Vec<String>,
-    /// `whitelist.yaml` entries. Default `["127.0.0.1", "::1"]`.
-    pub whitelist: Vec<String>,
-    /// Give the frontend `crl.pem` (which revokes `revoked-client`). Default true.
-    pub use_crl: bool,
-    /// The frontend's `logging.level` (an env-filter directive). Default `debug`, for useful failure logs.
-    pub log_level: String,
-    /// How long each process gets to become ready. Default 15 s.
-    pub ready_timeout: Duration,
-}
-
-impl Default for StackOptions {
-    fn default() -> Self {
-        StackOptions {
-            work_dir: None,
-            port: 0,
-            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
-            snapshot: Snapshot::V1,
-            preinstall: Vec::new(),
-            whitelist: vec!["127.0.0.1".to_owned(), "::1".to_owned()],
-            use_crl: true,
-            log_level: "debug".to_owned(),
-            ready_timeout: Duration::from_secs(15),
-        }
-    }
-}
 
 /// The work directory: temporary (removed on drop) or fixed (kept).
 #[derive(Debug)]
@@ -434,53 +397,5 @@ fn pass_log_env(cmd: &mut std::process::Command) {
         if let Some(value) = std::env::var_os(key) {
             cmd.env(key, value);
         }
-    }
-}
-
-/// A port that was free a moment ago: bind port 0 on `bind`, read the port, release it.
-fn free_port(bind: IpAddr) -> Result<u16> {
-    let listener = TcpListener::bind(SocketAddr::new(bind, 0))
-        .context(|| format!("bind {bind}:0 to find a free port"))?;
-    let port = listener
-        .local_addr()
-        .context(|| "read the picked port".to_owned())?
-        .port();
-    Ok(port)
-}
-
-/// Where a client reaches a listener bound to `bind`: loopback of the same family for an unspecified address.
-fn connect_addr(bind: IpAddr) -> IpAddr {
-    match bind {
-        IpAddr::V4(a) if a.is_unspecified() => IpAddr::V4(Ipv4Addr::LOCALHOST),
-        IpAddr::V6(a) if a.is_unspecified() => IpAddr::V6(Ipv6Addr::LOCALHOST),
-        other => other,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn unspecified_bind_is_reached_over_loopback() {
-        assert_eq!(
-            connect_addr("0.0.0.0".parse().unwrap()),
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        );
-        assert_eq!(
-            connect_addr("::".parse().unwrap()),
-            IpAddr::V6(Ipv6Addr::LOCALHOST)
-        );
-        assert_eq!(
-            connect_addr("10.1.2.3".parse().unwrap()),
-            "10.1.2.3".parse::<IpAddr>().unwrap()
-        );
-    }
-
-    #[test]
-    fn free_port_is_nonzero_and_bindable() {
-        let port = free_port(IpAddr::V4(Ipv4Addr::LOCALHOST)).unwrap();
-        assert_ne!(port, 0);
-        TcpListener::bind((Ipv4Addr::LOCALHOST, port)).unwrap();
     }
 }

@@ -1,0 +1,47 @@
+//! What a [`Stack`](super::Stack) is started with.
+
+use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::fixtures::apt::Snapshot;
+
+/// How to start a [`Stack`](super::Stack). `StackOptions::default()` is what most tests want.
+#[derive(Debug, Clone)]
+pub struct StackOptions {
+    /// Work directory; `None` makes a temporary one that is removed when the stack is dropped. The demo passes
+    /// a fixed directory, which is kept.
+    pub work_dir: Option<PathBuf>,
+    /// Frontend TCP port; 0 picks a free one.
+    pub port: u16,
+    /// Frontend bind address. Default 127.0.0.1.
+    pub bind: IpAddr,
+    /// The fixture snapshot the sandbox starts on. Default v1.
+    pub snapshot: Snapshot,
+    /// Packages installed into the sandbox before the stack starts. Default none.
+    pub preinstall: Vec<String>,
+    /// `whitelist.yaml` entries. Default `["127.0.0.1", "::1"]`.
+    pub whitelist: Vec<String>,
+    /// Give the frontend `crl.pem` (which revokes `revoked-client`). Default true.
+    pub use_crl: bool,
+    /// The frontend's `logging.level` (an env-filter directive). Default `debug`, for useful failure logs.
+    pub log_level: String,
+    /// How long each process gets to become ready. Default 15 s.
+    pub ready_timeout: Duration,
+}
+
+impl Default for StackOptions {
+    fn default() -> Self {
+        StackOptions {
+            work_dir: None,
+            port: 0,
+            bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            snapshot: Snapshot::V1,
+            preinstall: Vec::new(),
+            whitelist: vec!["127.0.0.1".to_owned(), "::1".to_owned()],
+            use_crl: true,
+            log_level: "debug".to_owned(),
+            ready_timeout: Duration::from_secs(15),
+        }
+    }
+}
