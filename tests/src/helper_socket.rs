@@ -22,7 +22,8 @@ pub fn send_raw(s: &mut UnixStream, payload: &[u8]) -> io::Result<()> {
 
 /// Sends a message.
 pub fn send(s: &mut UnixStream, msg: &ClientMessage) -> io::Result<()> {
-    let bytes = frame::encode(msg, MAX_REQUEST_FRAME).map_err(|e| io::Error::other(e.to_string()))?;
+    let bytes =
+        frame::encode(msg, MAX_REQUEST_FRAME).map_err(|e| io::Error::other(e.to_string()))?;
     send_raw(s, &bytes)
 }
 
@@ -34,7 +35,10 @@ pub fn recv(s: &mut UnixStream) -> io::Result<Option<ServerMessage>> {
             .map_err(|e| io::Error::other(e.to_string())),
         Ok(None) => Ok(None),
         Err(frame::FrameError::Io(e))
-            if matches!(e.kind(), io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof) =>
+            if matches!(
+                e.kind(),
+                io::ErrorKind::ConnectionReset | io::ErrorKind::UnexpectedEof
+            ) =>
         {
             Ok(None)
         }
@@ -62,7 +66,8 @@ pub fn call(path: &Path, operation: Operation) -> io::Result<ServerMessage> {
 /// True when the peer closed the connection (EOF) without sending anything more.
 pub fn closed_without_answer(s: &mut UnixStream) -> bool {
     let mut buf = [0u8; 1];
-    matches!(s.read(&mut buf), Ok(0)) || matches!(s.read(&mut buf), Err(ref e) if e.kind() == io::ErrorKind::ConnectionReset)
+    matches!(s.read(&mut buf), Ok(0))
+        || matches!(s.read(&mut buf), Err(ref e) if e.kind() == io::ErrorKind::ConnectionReset)
 }
 
 /// Writes bytes without framing (garbage tests).

@@ -5,3 +5,4 @@
 
 pub mod helper_socket;
 pub mod raw;
+pub mod stack;

@@ -103,13 +103,15 @@ pub fn parse_response(raw: &[u8]) -> (u16, Vec<(String, String)>, Vec<u8>) {
 }
 
 fn headers_say_chunked(head: &str) -> bool {
-    head.to_ascii_lowercase().contains("transfer-encoding: chunked")
+    head.to_ascii_lowercase()
+        .contains("transfer-encoding: chunked")
 }
 
 fn dechunk(mut body: &[u8]) -> Vec<u8> {
     let mut out = Vec::new();
     while let Some(pos) = body.windows(2).position(|w| w == b"\r\n") {
-        let len = usize::from_str_radix(String::from_utf8_lossy(&body[..pos]).trim(), 16).unwrap_or(0);
+        let len =
+            usize::from_str_radix(String::from_utf8_lossy(&body[..pos]).trim(), 16).unwrap_or(0);
         if len == 0 {
             break;
         }

@@ -1,0 +1,54 @@
+//! The helper going away and coming back: the frontend answers 503 `HELPER_UNAVAILABLE` (retryable) while it
+//! is down and recovers by itself — no frontend restart — when it returns.
+
+use lpa_tests::stack;
+use std::time::{Duration, Instant};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helper_restart_gives_503_then_recovers_without_a_frontend_restart() {
+    let mut stack = stack::with_pending_updates();
+    let client = stack::client(&stack);
+    let frontend_pid = stack.frontend_pid();
+    assert_eq!(
+        client
+            .packages(&Default::default())
+            .await
+            .expect("answer")
+            .status,
+        200
+    );
+
+    stack.stop_helper().expect("helper stops");
+    let down = client.packages(&Default::default()).await.expect("answer");
+    assert_eq!(down.status, 503, "{}", stack.logs());
+    assert_eq!(down.error_code(), Some("HELPER_UNAVAILABLE"));
+    assert_eq!(
+        down.envelope.error.as_ref().map(|e| e.retryable),
+        Some(true)
+    );
+    let health = client.health().await.expect("answer");
+    assert_eq!(health.status, 200, "health stays 200 when degraded");
+    assert_eq!(health.data()["status"], "degraded");
+    assert_ne!(health.data()["checks"]["helper"], "ok");
+
+    stack.start_helper().expect("helper starts again");
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let recovered = loop {
+        let resp = client.packages(&Default::default()).await.expect("answer");
+        if resp.status == 200 || Instant::now() > deadline {
+            break resp;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(recovered.status, 200, "{}", stack.logs());
+    assert_eq!(recovered.data()["total"], 3);
+    assert_eq!(
+        stack.frontend_pid(),
+        frontend_pid,
+        "the frontend was not restarted"
+    );
+    assert_eq!(
+        client.health().await.expect("answer").data()["status"],
+        "healthy"
+    );
+}

@@ -1,0 +1,192 @@
+//! The mTLS rejection matrix and the whitelist: every refused peer gets no HTTP response, and a peer outside
+//! the whitelist gets zero bytes even with a valid certificate (DESIGN invariant 6).
+
+use lpa_tests::{raw, stack};
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::AsyncWriteExt;
+
+#[tokio::test(flavor = "multi_thread")]
+async fn valid_client_gets_an_answer() {
+    let stack = stack::plain();
+    let resp = stack::client(&stack).health().await.expect("answer");
+    assert_eq!(resp.status, 200, "{}", stack.logs());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_certificates_get_no_http_response() {
+    let stack = stack::plain();
+    let pki = stack.pki();
+    for (what, cert) in [
+        ("foreign CA", &pki.foreign_client),
+        ("expired", &pki.expired_client),
+        ("revoked", &pki.revoked_client),
+    ] {
+        let result = stack::client_with(&stack, cert).health().await;
+        assert!(
+            result.is_err(),
+            "{what}: got an HTTP answer: {:?}",
+            result.map(|r| r.status)
+        );
+        // The same over a raw TLS connection: not a single byte of HTTP comes back.
+        let cfg = raw::tls_client(&pki.ca_cert, &cert.cert, &cert.key);
+        let bytes = raw::tls_request(
+            cfg,
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            stack.connect_addr(),
+            &raw::get_request("/health"),
+        )
+        .await
+        .unwrap_or_default();
+        assert!(
+            bytes.is_empty(),
+            "{what}: received {} bytes of plaintext",
+            bytes.len()
+        );
+    }
+    // Still serving the valid client afterwards.
+    assert_eq!(
+        stack::client(&stack).health().await.expect("answer").status,
+        200
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn client_without_certificate_gets_no_http_response() {
+    let stack = stack::plain();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::pem::PemObject::pem_file_iter(&stack.pki().ca_cert).expect("ca") {
+        let c: rustls::pki_types::CertificateDer<'static> = c.expect("pem");
+        roots.add(c).expect("root");
+    }
+    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_protocol_versions(&[&rustls::version::TLS13])
+    .expect("tls13")
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    let bytes = raw::tls_request(
+        cfg,
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        stack.connect_addr(),
+        &raw::get_request("/health"),
+    )
+    .await
+    .unwrap_or_default();
+    assert!(
+        bytes.is_empty(),
+        "received {} bytes of plaintext",
+        bytes.len()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn tls12_and_plain_http_get_no_http_response() {
+    let stack = stack::plain();
+    let pki = stack.pki();
+    // A real, independent TLS 1.2 client: curl with OpenSSL.
+    // Test code starting a process: the disallowed-methods lint guards product code, not tests.
+    #[allow(clippy::disallowed_methods)]
+    let out = std::process::Command::new("curl")
+        .args([
+            "-sS",
+            "--tls-max",
+            "1.2",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+        ])
+        .arg("--cacert")
+        .arg(&pki.ca_cert)
+        .arg("--cert")
+        .arg(&pki.client.cert)
+        .arg("--key")
+        .arg(&pki.client.key)
+        .arg(format!("{}/health", stack.base_url()))
+        .output()
+        .expect("curl runs (apt-get install curl)");
+    assert!(!out.status.success(), "TLS 1.2 was accepted");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout),
+        "000",
+        "an HTTP status came back"
+    );
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("protocol version"),
+        "expected a protocol_version alert: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let mut tcp = tokio::net::TcpStream::connect(stack.connect_addr())
+        .await
+        .expect("connect");
+    tcp.write_all(&raw::get_request("/health"))
+        .await
+        .expect("write");
+    let bytes = raw::read_all(&mut tcp, Duration::from_secs(15)).await;
+    assert!(
+        !bytes.starts_with(b"HTTP/"),
+        "plain HTTP got an HTTP response"
+    );
+    assert!(
+        !String::from_utf8_lossy(&bytes).contains("HTTP/1"),
+        "plain HTTP got an HTTP response"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn peer_outside_the_whitelist_receives_zero_bytes_even_with_a_valid_certificate() {
+    let stack = stack::plain();
+    let pki = stack.pki();
+    // 127.0.0.2 is a local address but not whitelisted (the whitelist is 127.0.0.1 and ::1).
+    let outsider = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
+    let mut tcp = raw::connect_from(outsider, stack.connect_addr())
+        .await
+        .expect("TCP connects");
+    // Write a real ClientHello with a valid client identity, then count what comes back.
+    let cfg = Arc::new(raw::tls_client(
+        &pki.ca_cert,
+        &pki.client.cert,
+        &pki.client.key,
+    ));
+    let mut conn =
+        rustls::ClientConnection::new(cfg, "localhost".try_into().expect("name")).expect("tls");
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello).expect("client hello");
+    let _ = tcp.write_all(&hello).await;
+    let bytes = raw::read_all(&mut tcp, Duration::from_secs(5)).await;
+    assert!(
+        bytes.is_empty(),
+        "a non-whitelisted peer received {} bytes",
+        bytes.len()
+    );
+    // A whitelisted client is still served, and the denial was logged with the peer address.
+    assert_eq!(
+        stack::client(&stack).health().await.expect("answer").status,
+        200
+    );
+    assert!(
+        stack.logs().contains("127.0.0.2"),
+        "denial not logged:\n{}",
+        stack.logs()
+    );
+}
+
+#[test]
+fn frontend_refuses_to_run_as_root() {
+    let stack = stack::plain();
+    #[allow(clippy::disallowed_methods)]
+    let out = std::process::Command::new(
+        lpa_testkit::paths::binary_path("linux-patch-api").expect("binary"),
+    )
+    .arg("--config")
+    .arg(stack.frontend_config_path())
+    .output()
+    .expect("runs");
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("root"), "{stderr}");
+}
