@@ -145,6 +145,7 @@ async fn upgradable_filter_sort_and_pagination() {
         page.data()["packages"][0]["available_version"],
         versions::DEMO_LIB_SECURITY
     );
+    assert_eq!(page.data()["packages"][0]["source"], "bookworm-security");
 
     let glob = client
         .packages(&lpa_client::PackageQuery {
@@ -257,4 +258,29 @@ async fn service_status_answers_truthfully_for_this_host() {
         assert_eq!(resp.status, 503, "{}", stack.logs());
         assert_eq!(resp.error_code(), Some("SERVICE_UNHEALTHY"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn helper_marks_only_security_suite_updates_as_security() {
+    use lpa_protocol::{Operation, Outcome, ServerMessage};
+    let stack = stack::with_pending_updates();
+    let answer = lpa_tests::helper_socket::call(stack.helper_socket(), Operation::ListUpgradable)
+        .expect("helper answers");
+    let ServerMessage::Response { result: Ok(Outcome::Upgradable(list)), .. } = answer else {
+        panic!("unexpected answer {answer:?}\n{}", stack.logs());
+    };
+    let summary: Vec<_> = list
+        .iter()
+        .map(|u| (u.name.as_str(), u.current_version.as_deref(), u.available_version.as_str(), u.security))
+        .collect();
+    assert_eq!(
+        summary,
+        [
+            ("demo-app", Some(versions::DEMO_APP_V1), versions::DEMO_APP_V2, false),
+            ("demo-lib", Some(versions::DEMO_LIB_V1), versions::DEMO_LIB_SECURITY, true),
+            ("demo-tool", Some(versions::DEMO_TOOL_V1), versions::DEMO_TOOL_V2, false),
+        ]
+    );
+    let lib = list.iter().find(|u| u.name == "demo-lib").expect("demo-lib");
+    assert_eq!(lib.sources, ["bookworm-security"]);
 }

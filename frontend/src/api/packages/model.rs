@@ -75,7 +75,10 @@ pub fn installed(record: &PackageRecord, upgrade: Option<&UpgradablePackage>) ->
         size_bytes: record.size_bytes,
         installed_at: timestamp(record.installed_at),
         dependencies: record.dependencies.clone(),
-        source: record.source.clone(),
+        // For an update, where it comes from (the suites offering the candidate) is what an operator needs.
+        source: upgrade
+            .and_then(|u| joined_sources(&u.sources))
+            .or_else(|| record.source.clone()),
         held: record.held,
     }
 }
@@ -98,9 +101,14 @@ pub fn from_upgrade(u: &UpgradablePackage) -> PackageObject {
         size_bytes: None,
         installed_at: None,
         dependencies: Vec::new(),
-        source: u.sources.first().cloned(),
+        source: joined_sources(&u.sources),
         held: false,
     }
+}
+
+/// Suites offering a candidate, comma-joined as `apt list` prints them; `None` when there are none.
+fn joined_sources(sources: &[String]) -> Option<String> {
+    (!sources.is_empty()).then(|| sources.join(","))
 }
 
 /// The detail object, or `None` when the package is neither installed nor available.
