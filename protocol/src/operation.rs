@@ -27,6 +27,10 @@ pub enum Operation {
     },
     /// Packages with a newer candidate version, with their origin (so security updates can be marked).
     ListUpgradable,
+    /// A cheap fingerprint of everything [`Operation::ListInstalled`] and [`Operation::ListUpgradable`]
+    /// depend on (package database and repository index files). Equal fingerprints mean both lists are
+    /// unchanged, so the frontend can serve its copy instead of moving thousands of records again.
+    PackageStateStamp,
 }
 
 impl Operation {
@@ -39,6 +43,7 @@ impl Operation {
             Operation::ListInstalled => "list_installed",
             Operation::PackageDetail { .. } => "package_detail",
             Operation::ListUpgradable => "list_upgradable",
+            Operation::PackageStateStamp => "package_state_stamp",
         }
     }
 }

@@ -25,6 +25,8 @@ pub enum Outcome {
     PackageDetail(PackageDetail),
     /// Answer to [`crate::Operation::ListUpgradable`], sorted by name.
     Upgradable(Vec<UpgradablePackage>),
+    /// Answer to [`crate::Operation::PackageStateStamp`]: an opaque fingerprint, only compared for equality.
+    PackageStateStamp(u64),
 }
 
 /// The host as the helper sees it.

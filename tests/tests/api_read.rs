@@ -284,3 +284,17 @@ async fn helper_marks_only_security_suite_updates_as_security() {
     let lib = list.iter().find(|u| u.name == "demo-lib").expect("demo-lib");
     assert_eq!(lib.sources, ["bookworm-security"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn package_list_follows_changes_to_the_database() {
+    // The frontend reuses its merged list while the helper's package-state fingerprint is unchanged; a
+    // change to the real dpkg database must show up in the very next request.
+    let stack = stack::with_pending_updates();
+    let client = stack::client(&stack);
+    let before = client.packages(&Default::default()).await.expect("answer");
+    assert_eq!(before.data()["total"], 3, "{}", stack.logs());
+    lpa_testkit::bulk::write_dpkg_status(stack.sandbox().root(), 50).expect("bulk entries");
+    let after = client.packages(&Default::default()).await.expect("answer");
+    assert_eq!(after.status, 200, "{}", stack.logs());
+    assert_eq!(after.data()["total"], 53, "{}", after.data());
+}

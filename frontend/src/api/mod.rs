@@ -13,31 +13,42 @@ pub mod system;
 use crate::http::query::Query;
 use crate::http::router::Endpoint;
 use crate::http::{ApiError, AppState};
-use serde_json::Value;
+use serde::Serialize;
+use serde_json::value::RawValue;
+
+/// The `data` of an envelope, serialized once from its typed form.
+pub type Data = Box<RawValue>;
+
+/// Serializes a handler's result into [`Data`].
+pub fn data<T: Serialize + ?Sized>(value: &T) -> Result<Data, ApiError> {
+    serde_json::value::to_raw_value(value).map_err(|e| ApiError::Internal {
+        message: format!("serializing the response: {e}"),
+    })
+}
 
 /// Runs the handler of `endpoint`.
 pub async fn dispatch(
     state: &AppState,
     endpoint: Endpoint,
     query: &Query,
-) -> Result<Value, ApiError> {
+) -> Result<Data, ApiError> {
     match endpoint {
         Endpoint::Health => {
             query.only(&[])?;
-            Ok(health::health(state).await)
+            data(&health::health(state).await)
         }
         Endpoint::SystemInfo => {
             query.only(&[])?;
-            system::info(state).await
+            data(&system::info(state).await?)
         }
         Endpoint::ServiceStatus(name) => {
             query.only(&[])?;
-            system::service(state, name).await
+            data(&system::service(state, name).await?)
         }
         Endpoint::PackageList => packages::list(state, query).await,
         Endpoint::PackageDetail(name) => {
             query.only(&[])?;
-            packages::detail(state, name).await
+            data(&packages::detail(state, name).await?)
         }
     }
 }

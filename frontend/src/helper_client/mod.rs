@@ -109,6 +109,7 @@ pub fn is_retry_safe(operation: &Operation) -> bool {
             | Operation::ListInstalled
             | Operation::PackageDetail { .. }
             | Operation::ListUpgradable
+            | Operation::PackageStateStamp
     )
 }
 

@@ -8,7 +8,9 @@ use super::error::ApiError;
 use bytes::Bytes;
 use http::{HeaderValue, Response, StatusCode, header};
 use http_body_util::Full;
-use serde_json::{Value, json};
+use serde::Serialize;
+use serde_json::json;
+use serde_json::value::RawValue;
 use time::OffsetDateTime;
 use time::format_description::well_known::Rfc3339;
 use uuid::Uuid;
@@ -32,18 +34,29 @@ pub fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// The success envelope. `data` arrives already serialized, so a large payload (a page of 1,000 packages)
+/// is written once, straight from its typed form, instead of going through a `serde_json::Value` tree.
+#[derive(Serialize)]
+struct SuccessEnvelope<'a> {
+    success: bool,
+    request_id: Uuid,
+    timestamp: String,
+    data: &'a RawValue,
+    error: Option<()>,
+}
+
 /// A 200 answer carrying `data`.
-pub fn success(request_id: Uuid, data: Value) -> Response<Full<Bytes>> {
+pub fn success(request_id: Uuid, data: &RawValue) -> Response<Full<Bytes>> {
     build(
         StatusCode::OK,
         request_id,
-        json!({
-            "success": true,
-            "request_id": request_id,
-            "timestamp": now_rfc3339(),
-            "data": data,
-            "error": null,
-        }),
+        &SuccessEnvelope {
+            success: true,
+            request_id,
+            timestamp: now_rfc3339(),
+            data,
+            error: None,
+        },
         None,
     )
 }
@@ -53,7 +66,7 @@ pub fn failure(request_id: Uuid, err: &ApiError) -> Response<Full<Bytes>> {
     build(
         err.status(),
         request_id,
-        json!({
+        &json!({
             "success": false,
             "request_id": request_id,
             "timestamp": now_rfc3339(),
@@ -72,10 +85,10 @@ pub fn failure(request_id: Uuid, err: &ApiError) -> Response<Full<Bytes>> {
 fn build(
     status: StatusCode,
     request_id: Uuid,
-    body: Value,
+    body: &impl Serialize,
     allow: Option<String>,
 ) -> Response<Full<Bytes>> {
-    let bytes = serde_json::to_vec(&body).unwrap_or_else(|_| b"{}".to_vec());
+    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{}".to_vec());
     let mut response = Response::new(Full::new(Bytes::from(bytes)));
     *response.status_mut() = status;
     let headers = response.headers_mut();
@@ -101,6 +114,7 @@ fn build(
 mod tests {
     use super::*;
     use http_body_util::BodyExt;
+    use serde_json::Value;
 
     async fn body_json(resp: Response<Full<Bytes>>) -> Value {
         let bytes = resp.into_body().collect().await.unwrap().to_bytes();
@@ -118,7 +132,8 @@ mod tests {
     #[tokio::test]
     async fn success_envelope_has_all_five_keys_and_the_request_id_header() {
         let id = Uuid::new_v4();
-        let resp = success(id, json!({"x": 1}));
+        let data = serde_json::value::to_raw_value(&json!({"x": 1})).unwrap();
+        let resp = success(id, &data);
         assert_eq!(resp.status(), StatusCode::OK);
         assert_eq!(resp.headers()[REQUEST_ID_HEADER], id.to_string().as_str());
         assert_eq!(resp.headers()[header::CONTENT_TYPE], "application/json");

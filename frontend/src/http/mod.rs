@@ -52,6 +52,8 @@ pub struct AppState {
     pub helper: HelperClient,
     /// When the service started, for `uptime_seconds`.
     pub started: Instant,
+    /// The merged package list, reused while the helper's package-state fingerprint is unchanged.
+    pub packages: crate::api::packages::PackageCache,
     router: Router,
 }
 
@@ -63,6 +65,7 @@ impl AppState {
             settings,
             helper,
             started: Instant::now(),
+            packages: Default::default(),
             router: Router::new(),
         })
     }
@@ -92,7 +95,7 @@ where
     let path = req.uri().path().to_owned();
     let result = serve(state, req).await;
     let response = match result {
-        Ok(data) => envelope::success(request_id, data),
+        Ok(data) => envelope::success(request_id, &data),
         Err(err) => {
             if err.status().is_server_error() {
                 tracing::warn!(%request_id, code = err.code(), error = %err, "request failed");
@@ -112,7 +115,7 @@ where
     response
 }
 
-async fn serve<B>(state: &AppState, req: hyper::Request<B>) -> Result<serde_json::Value, ApiError>
+async fn serve<B>(state: &AppState, req: hyper::Request<B>) -> Result<crate::api::Data, ApiError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,

@@ -122,6 +122,7 @@ fn answer(op: &Operation) -> Reply {
             }),
             other => Err(HelperError::ServiceNotFound { name: other.into() }),
         },
+        Operation::PackageStateStamp => Ok(Outcome::PackageStateStamp(1)),
         Operation::ListInstalled => Ok(Outcome::Installed(vec![
             record("demo-app", "1.0"),
             record("demo-hello", "1.0"),

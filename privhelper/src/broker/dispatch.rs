@@ -49,6 +49,9 @@ impl Services {
             Operation::ListInstalled => Ok(Outcome::Installed(self.installed().await?.to_vec())),
             Operation::PackageDetail { name } => self.package_detail(name).await,
             Operation::ListUpgradable => self.list_upgradable().await,
+            Operation::PackageStateStamp => Ok(Outcome::PackageStateStamp(
+                simulate::Stamps::of(&self.package_root).fingerprint(),
+            )),
             other => Err(HelperError::Unsupported {
                 operation: other.kind().to_owned(),
                 backend: self.backend,

@@ -88,12 +88,21 @@ impl ListParams {
     }
 }
 
-/// Joins the two helper lists into package objects (unsorted, unfiltered by name).
-pub fn merge(
-    installed: &[PackageRecord],
-    upgradable: &[UpgradablePackage],
-    status: StatusFilter,
-) -> Vec<PackageObject> {
+impl StatusFilter {
+    /// Whether `p` belongs in a listing with this filter.
+    pub fn admits(self, p: &PackageObject) -> bool {
+        match self {
+            StatusFilter::Installed => p.status != "available",
+            StatusFilter::Upgradable => p.status == "upgradable",
+            StatusFilter::All => true,
+        }
+    }
+}
+
+/// Joins the two helper lists into package objects: every installed package (marked upgradable where an
+/// update exists) plus every upgradable entry with no installed record. Unsorted and unfiltered, so one
+/// merged list serves every query.
+pub fn merge(installed: &[PackageRecord], upgradable: &[UpgradablePackage]) -> Vec<PackageObject> {
     let upgrades: HashMap<&str, &UpgradablePackage> =
         upgradable.iter().map(|u| (u.name.as_str(), u)).collect();
     let mut out: Vec<PackageObject> = installed
@@ -108,20 +117,18 @@ pub fn merge(
             .filter(|u| !known.contains(u.name.as_str()))
             .map(model::from_upgrade),
     );
-    out.retain(|p| match status {
-        StatusFilter::Installed => p.status != "available",
-        StatusFilter::Upgradable => p.status == "upgradable",
-        StatusFilter::All => true,
-    });
     out
 }
 
-/// Filters by name, sorts and cuts one page. Returns the page and the total before paging.
-pub fn select(mut packages: Vec<PackageObject>, params: &ListParams) -> (Vec<PackageObject>, u64) {
-    if let Some(glob) = &params.name {
-        packages.retain(|p| glob.matches(&p.name));
-    }
-    packages.sort_by(|a, b| {
+/// Applies the status and name filters, sorts, and cuts the page; returns the page (borrowed from
+/// `packages`) and the total after filtering.
+pub fn select<'a>(packages: &'a [PackageObject], params: &ListParams) -> (Vec<&'a PackageObject>, u64) {
+    let mut selected: Vec<&PackageObject> = packages
+        .iter()
+        .filter(|p| params.status.admits(p))
+        .filter(|p| params.name.as_ref().is_none_or(|glob| glob.matches(&p.name)))
+        .collect();
+    selected.sort_by(|a, b| {
         let primary = match params.sort {
             SortKey::Name => Ordering::Equal,
             SortKey::Version => version::compare(&a.version, &b.version),
@@ -136,15 +143,16 @@ pub fn select(mut packages: Vec<PackageObject>, params: &ListParams) -> (Vec<Pac
             ord
         }
     });
-    let total = packages.len() as u64;
+    let total = selected.len() as u64;
     let start = usize::try_from(params.offset)
         .unwrap_or(usize::MAX)
-        .min(packages.len());
+        .min(selected.len());
     let end = start
-        .saturating_add(params.limit as usize)
-        .min(packages.len());
-    let page = packages.drain(start..end).collect();
-    (page, total)
+        .saturating_add(usize::try_from(params.limit).unwrap_or(usize::MAX))
+        .min(selected.len());
+    selected.truncate(end);
+    selected.drain(..start);
+    (selected, total)
 }
 
 #[cfg(test)]

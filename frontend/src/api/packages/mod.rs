@@ -13,34 +13,76 @@ use super::system::unexpected;
 use crate::http::query::Query;
 use crate::http::{ApiError, AppState};
 use list::ListParams;
+use crate::helper_client::HelperClient;
 use lpa_protocol::{Operation, Outcome, PackageName};
+use std::sync::Arc;
 use serde_json::{Value, json};
 
+/// The merged list (installed ∪ upgradable) of the last request, with the helper's fingerprint of the package
+/// state it was built from.
+///
+/// Listing asks the helper for the fingerprint first (one small round trip) and reuses this copy while it is
+/// unchanged, instead of moving and decoding thousands of records per request. The fingerprint is taken
+/// *before* the lists, so a change that lands in between makes the next request see a new fingerprint and
+/// rebuild: a stale copy is never kept under a current fingerprint.
+#[derive(Debug, Default)]
+pub struct PackageCache {
+    entry: tokio::sync::Mutex<Option<(u64, Arc<Vec<model::PackageObject>>)>>,
+}
+
+impl PackageCache {
+    /// The merged list for the current package state.
+    pub async fn current(&self, helper: &HelperClient) -> Result<Arc<Vec<model::PackageObject>>, ApiError> {
+        let stamp = match helper.call(Operation::PackageStateStamp).await? {
+            Outcome::PackageStateStamp(stamp) => stamp,
+            other => return Err(unexpected("package state stamp", &other)),
+        };
+        let mut entry = self.entry.lock().await;
+        if let Some((cached, list)) = entry.as_ref()
+            && *cached == stamp
+        {
+            return Ok(list.clone());
+        }
+        // Both lists are needed: installed packages are marked upgradable, and upgradable packages get their
+        // installed record. The two requests use separate connections and run together.
+        let (installed, upgradable) = tokio::join!(
+            helper.call(Operation::ListInstalled),
+            helper.call(Operation::ListUpgradable),
+        );
+        let installed = match installed? {
+            Outcome::Installed(list) => list,
+            other => return Err(unexpected("installed list", &other)),
+        };
+        let upgradable = match upgradable? {
+            Outcome::Upgradable(list) => list,
+            other => return Err(unexpected("upgradable list", &other)),
+        };
+        let list = Arc::new(list::merge(&installed, &upgradable));
+        *entry = Some((stamp, list.clone()));
+        Ok(list)
+    }
+}
+
+/// `data` of the package list.
+#[derive(serde::Serialize)]
+struct PackageListData<'a> {
+    packages: &'a [&'a model::PackageObject],
+    total: u64,
+    limit: u64,
+    offset: u64,
+}
+
 /// The package list.
-pub async fn list(state: &AppState, query: &Query) -> Result<Value, ApiError> {
+pub async fn list(state: &AppState, query: &Query) -> Result<crate::api::Data, ApiError> {
     let params = ListParams::parse(query)?;
-    // Both lists are needed for every status: installed packages are marked upgradable, and upgradable
-    // packages get their installed record. The two requests use separate connections and run together.
-    let (installed, upgradable) = tokio::join!(
-        state.helper.call(Operation::ListInstalled),
-        state.helper.call(Operation::ListUpgradable),
-    );
-    let installed = match installed? {
-        Outcome::Installed(list) => list,
-        other => return Err(unexpected("installed list", &other)),
-    };
-    let upgradable = match upgradable? {
-        Outcome::Upgradable(list) => list,
-        other => return Err(unexpected("upgradable list", &other)),
-    };
-    let merged = list::merge(&installed, &upgradable, params.status);
-    let (page, total) = list::select(merged, &params);
-    Ok(json!({
-        "packages": page,
-        "total": total,
-        "limit": params.limit,
-        "offset": params.offset,
-    }))
+    let all = state.packages.current(&state.helper).await?;
+    let (page, total) = list::select(&all, &params);
+    crate::api::data(&PackageListData {
+        packages: &page,
+        total,
+        limit: params.limit,
+        offset: params.offset,
+    })
 }
 
 /// One package. `name` already passed the union grammar; the host's own grammar is checked here, with the

@@ -93,7 +93,8 @@ pub fn parse_simulation(stdout: &str) -> Vec<UpgradablePackage> {
 }
 
 /// What the upgradable list depends on: the dpkg status file, the downloaded lists and apt's binary cache.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// The installed list depends on the status file alone, so these stamps cover both lists.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Stamps {
     status: Option<Stamp>,
     lists: Option<Stamp>,
@@ -108,6 +109,14 @@ impl Stamps {
             lists: Stamp::of(&root.join("var/lib/apt/lists")),
             pkgcache: Stamp::of(&root.join("var/cache/apt/pkgcache.bin")),
         }
+    }
+
+    /// One number for all three stamps, for [`lpa_protocol::Operation::PackageStateStamp`].
+    pub fn fingerprint(&self) -> u64 {
+        use std::hash::{Hash, Hasher};
+        let mut h = std::hash::DefaultHasher::new();
+        self.hash(&mut h);
+        h.finish()
     }
 }
 

@@ -40,8 +40,8 @@ fn fixture() -> (Vec<PackageRecord>, Vec<UpgradablePackage>) {
     )
 }
 
-fn names(page: &[PackageObject]) -> Vec<&str> {
-    page.iter().map(|p| p.name.as_str()).collect()
+fn names<P: std::borrow::Borrow<PackageObject>>(page: &[P]) -> Vec<&str> {
+    page.iter().map(|p| p.borrow().name.as_str()).collect()
 }
 
 #[test]
@@ -80,7 +80,7 @@ fn invalid_values_and_unknown_parameters_are_invalid_request_naming_the_paramete
 #[test]
 fn installed_marks_upgradable_and_leaves_out_new_packages() {
     let (i, u) = fixture();
-    let all = merge(&i, &u, StatusFilter::Installed);
+    let all = filtered(&i, &u, StatusFilter::Installed);
     assert_eq!(all.len(), 4);
     let hello = all.iter().find(|p| p.name == "demo-hello").unwrap();
     assert_eq!(hello.status, "upgradable");
@@ -94,14 +94,14 @@ fn installed_marks_upgradable_and_leaves_out_new_packages() {
 #[test]
 fn upgradable_filter_keeps_only_upgradable_installed_packages() {
     let (i, u) = fixture();
-    let list = merge(&i, &u, StatusFilter::Upgradable);
+    let list = filtered(&i, &u, StatusFilter::Upgradable);
     assert_eq!(names(&list), ["demo-hello"]);
 }
 
 #[test]
 fn all_is_installed_union_upgradable() {
     let (i, u) = fixture();
-    let list = merge(&i, &u, StatusFilter::All);
+    let list = filtered(&i, &u, StatusFilter::All);
     assert_eq!(list.len(), 5);
     let new = list.iter().find(|p| p.name == "demo-new-dep").unwrap();
     assert_eq!(new.status, "available");
@@ -111,38 +111,39 @@ fn all_is_installed_union_upgradable() {
 #[test]
 fn glob_filters_before_counting_total() {
     let (i, u) = fixture();
-    let (page, total) = select(merge(&i, &u, StatusFilter::All), &params("name=demo-*"));
+    let merged = merge(&i, &u);
+    let (page, total) = select(&merged, &params("name=demo-*&status=all"));
     assert_eq!(total, 4);
     assert_eq!(
         names(&page),
         ["demo-app", "demo-hello", "demo-lib", "demo-new-dep"]
     );
-    let (page, total) = select(merge(&i, &u, StatusFilter::All), &params("name=demo-?ib"));
+    let (page, total) = select(&merged, &params("name=demo-?ib"));
     assert_eq!((names(&page), total), (vec!["demo-lib"], 1));
 }
 
 #[test]
 fn sorts_by_name_version_and_size_in_both_orders() {
     let (i, u) = fixture();
-    let base = || merge(&i, &u, StatusFilter::Installed);
-    let (page, _) = select(base(), &params("order=desc"));
+    let base = filtered(&i, &u, StatusFilter::Installed);
+    let (page, _) = select(&base, &params("order=desc"));
     assert_eq!(
         names(&page),
         ["zlib1g", "demo-lib", "demo-hello", "demo-app"]
     );
     // 1.0 < 1.9 < 1.10 < 1:1.2.13 (epoch wins).
-    let (page, _) = select(base(), &params("sort=version"));
+    let (page, _) = select(&base, &params("sort=version"));
     assert_eq!(
         names(&page),
         ["demo-app", "demo-lib", "demo-hello", "zlib1g"]
     );
     // Unknown size sorts first ascending.
-    let (page, _) = select(base(), &params("sort=size"));
+    let (page, _) = select(&base, &params("sort=size"));
     assert_eq!(
         names(&page),
         ["demo-lib", "demo-hello", "zlib1g", "demo-app"]
     );
-    let (page, _) = select(base(), &params("sort=size&order=desc"));
+    let (page, _) = select(&base, &params("sort=size&order=desc"));
     assert_eq!(
         names(&page),
         ["demo-app", "zlib1g", "demo-hello", "demo-lib"]
@@ -152,13 +153,28 @@ fn sorts_by_name_version_and_size_in_both_orders() {
 #[test]
 fn pagination_reports_total_and_cuts_pages() {
     let (i, u) = fixture();
-    let base = || merge(&i, &u, StatusFilter::Installed);
-    let (page, total) = select(base(), &params("limit=2"));
+    let base = filtered(&i, &u, StatusFilter::Installed);
+    let (page, total) = select(&base, &params("limit=2"));
     assert_eq!((names(&page), total), (vec!["demo-app", "demo-hello"], 4));
-    let (page, total) = select(base(), &params("limit=2&offset=2"));
+    let (page, total) = select(&base, &params("limit=2&offset=2"));
     assert_eq!((names(&page), total), (vec!["demo-lib", "zlib1g"], 4));
-    let (page, total) = select(base(), &params("limit=2&offset=3"));
+    let (page, total) = select(&base, &params("limit=2&offset=3"));
     assert_eq!((names(&page), total), (vec!["zlib1g"], 4));
-    let (page, total) = select(base(), &params("offset=99999999999999"));
+    let (page, total) = select(&base, &params("offset=99999999999999"));
     assert_eq!((page.len(), total), (0, 4));
+}
+
+/// The merged list with only the packages `status` admits.
+fn filtered(i: &[PackageRecord], u: &[UpgradablePackage], status: StatusFilter) -> Vec<PackageObject> {
+    merge(i, u).into_iter().filter(|p| status.admits(p)).collect()
+}
+
+#[test]
+fn status_filter_applies_in_select() {
+    let (i, u) = fixture();
+    let all = merge(&i, &u);
+    let (page, total) = select(&all, &params("status=upgradable"));
+    assert_eq!((names(&page), total), (vec!["demo-hello"], 1));
+    let (_, total) = select(&all, &params("status=all"));
+    assert_eq!(total, 5);
 }
