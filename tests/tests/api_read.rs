@@ -266,22 +266,51 @@ async fn helper_marks_only_security_suite_updates_as_security() {
     let stack = stack::with_pending_updates();
     let answer = lpa_tests::helper_socket::call(stack.helper_socket(), Operation::ListUpgradable)
         .expect("helper answers");
-    let ServerMessage::Response { result: Ok(Outcome::Upgradable(list)), .. } = answer else {
+    let ServerMessage::Response {
+        result: Ok(Outcome::Upgradable(list)),
+        ..
+    } = answer
+    else {
         panic!("unexpected answer {answer:?}\n{}", stack.logs());
     };
     let summary: Vec<_> = list
         .iter()
-        .map(|u| (u.name.as_str(), u.current_version.as_deref(), u.available_version.as_str(), u.security))
+        .map(|u| {
+            (
+                u.name.as_str(),
+                u.current_version.as_deref(),
+                u.available_version.as_str(),
+                u.security,
+            )
+        })
         .collect();
     assert_eq!(
         summary,
         [
-            ("demo-app", Some(versions::DEMO_APP_V1), versions::DEMO_APP_V2, false),
-            ("demo-lib", Some(versions::DEMO_LIB_V1), versions::DEMO_LIB_SECURITY, true),
-            ("demo-tool", Some(versions::DEMO_TOOL_V1), versions::DEMO_TOOL_V2, false),
+            (
+                "demo-app",
+                Some(versions::DEMO_APP_V1),
+                versions::DEMO_APP_V2,
+                false
+            ),
+            (
+                "demo-lib",
+                Some(versions::DEMO_LIB_V1),
+                versions::DEMO_LIB_SECURITY,
+                true
+            ),
+            (
+                "demo-tool",
+                Some(versions::DEMO_TOOL_V1),
+                versions::DEMO_TOOL_V2,
+                false
+            ),
         ]
     );
-    let lib = list.iter().find(|u| u.name == "demo-lib").expect("demo-lib");
+    let lib = list
+        .iter()
+        .find(|u| u.name == "demo-lib")
+        .expect("demo-lib");
     assert_eq!(lib.sources, ["bookworm-security"]);
 }
 

@@ -18,21 +18,29 @@ use std::time::{Duration, Instant};
 const PACKAGES: usize = 3000;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let stack = Stack::start(StackOptions { log_level: "warn".into(), ..StackOptions::default() })?;
+    let stack = Stack::start(StackOptions {
+        log_level: "warn".into(),
+        ..StackOptions::default()
+    })?;
     let root = stack.sandbox().root().to_path_buf();
     lpa_testkit::bulk::write_dpkg_status(&root, PACKAGES)?;
     let admindir = root.join("var/lib/dpkg");
     let pki = stack.pki();
     let url = format!("{}/api/v1/packages?limit=1000", stack.base_url());
 
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
     let creds = lpa_tests::stack::credentials(&stack, &pki.client);
     let client = lpa_client::ApiClient::new(&creds)?;
     let total = runtime.block_on(async {
         let resp = client.get("/api/v1/packages?limit=1000").await?;
         Ok::<_, lpa_client::ClientError>(resp.data()["total"].clone())
     })?;
-    assert_eq!(total, PACKAGES, "the API sees every package of the bulk database");
+    assert_eq!(
+        total, PACKAGES,
+        "the API sees every package of the bulk database"
+    );
 
     let curl = format!(
         "curl -sS -o /dev/null --fail --cacert {} --cert {} --key {} '{url}'",
@@ -45,7 +53,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Benchmark code starting a process: the disallowed-methods lint guards product code.
     #[allow(clippy::disallowed_methods)]
     let status = Command::new("hyperfine")
-        .args(["--warmup", "5", "--runs", "100", "--style", "basic", "--export-json"])
+        .args([
+            "--warmup",
+            "5",
+            "--runs",
+            "100",
+            "--style",
+            "basic",
+            "--export-json",
+        ])
         .arg(&json)
         .args(["-n", "GET /api/v1/packages (curl, new TLS session)", &curl])
         .args(["-n", "dpkg-query -W", &dpkg_query])

@@ -122,11 +122,19 @@ pub fn merge(installed: &[PackageRecord], upgradable: &[UpgradablePackage]) -> V
 
 /// Applies the status and name filters, sorts, and cuts the page; returns the page (borrowed from
 /// `packages`) and the total after filtering.
-pub fn select<'a>(packages: &'a [PackageObject], params: &ListParams) -> (Vec<&'a PackageObject>, u64) {
+pub fn select<'a>(
+    packages: &'a [PackageObject],
+    params: &ListParams,
+) -> (Vec<&'a PackageObject>, u64) {
     let mut selected: Vec<&PackageObject> = packages
         .iter()
         .filter(|p| params.status.admits(p))
-        .filter(|p| params.name.as_ref().is_none_or(|glob| glob.matches(&p.name)))
+        .filter(|p| {
+            params
+                .name
+                .as_ref()
+                .is_none_or(|glob| glob.matches(&p.name))
+        })
         .collect();
     selected.sort_by(|a, b| {
         let primary = match params.sort {

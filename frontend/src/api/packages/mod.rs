@@ -10,13 +10,13 @@ pub mod model;
 pub mod version;
 
 use super::system::unexpected;
+use crate::helper_client::HelperClient;
 use crate::http::query::Query;
 use crate::http::{ApiError, AppState};
 use list::ListParams;
-use crate::helper_client::HelperClient;
 use lpa_protocol::{Operation, Outcome, PackageName};
-use std::sync::Arc;
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 /// The merged list (installed ∪ upgradable) of the last request, with the helper's fingerprint of the package
 /// state it was built from.
@@ -32,7 +32,10 @@ pub struct PackageCache {
 
 impl PackageCache {
     /// The merged list for the current package state.
-    pub async fn current(&self, helper: &HelperClient) -> Result<Arc<Vec<model::PackageObject>>, ApiError> {
+    pub async fn current(
+        &self,
+        helper: &HelperClient,
+    ) -> Result<Arc<Vec<model::PackageObject>>, ApiError> {
         let stamp = match helper.call(Operation::PackageStateStamp).await? {
             Outcome::PackageStateStamp(stamp) => stamp,
             other => return Err(unexpected("package state stamp", &other)),

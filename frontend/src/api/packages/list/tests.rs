@@ -165,8 +165,15 @@ fn pagination_reports_total_and_cuts_pages() {
 }
 
 /// The merged list with only the packages `status` admits.
-fn filtered(i: &[PackageRecord], u: &[UpgradablePackage], status: StatusFilter) -> Vec<PackageObject> {
-    merge(i, u).into_iter().filter(|p| status.admits(p)).collect()
+fn filtered(
+    i: &[PackageRecord],
+    u: &[UpgradablePackage],
+    status: StatusFilter,
+) -> Vec<PackageObject> {
+    merge(i, u)
+        .into_iter()
+        .filter(|p| status.admits(p))
+        .collect()
 }
 
 #[test]
