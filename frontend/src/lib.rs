@@ -24,6 +24,7 @@ pub mod conn;
 pub mod helper_client;
 pub mod http;
 pub mod identity;
+pub mod jobs;
 pub mod listener;
 pub mod tls;
 pub mod whitelist;

@@ -5,6 +5,7 @@
 //! (the newtypes' `Deserialize` does) and builds the argv itself from absolute paths, fixed options, a
 //! literal `--`, then the values. That is DESIGN invariant 2 expressed in types.
 
+use crate::change::PackageSpec;
 use crate::names::{PackageName, ServiceName};
 use serde::{Deserialize, Serialize};
 
@@ -37,6 +38,37 @@ pub enum Invocation {
         /// The service.
         name: ServiceName,
     },
+    /// `apt-get update`.
+    AptGetUpdate,
+    /// `apt-get install --no-remove … -- NAME[=VERSION]…`; the launcher joins name and version itself.
+    AptGetInstall {
+        /// What to install (at least one).
+        packages: Vec<PackageSpec>,
+        /// `--no-install-recommends`.
+        no_recommends: bool,
+        /// `--allow-downgrades`.
+        allow_downgrades: bool,
+        /// `--reinstall`.
+        reinstall: bool,
+    },
+    /// `apt-get install --only-upgrade --no-remove … -- NAME…`: upgrades installed packages only.
+    AptGetOnlyUpgrade {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+    },
+    /// `apt-get remove` (or `purge`) `-- NAME…`.
+    AptGetRemove {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+        /// `purge` instead of `remove`.
+        purge: bool,
+    },
+    /// The reboot command of the helper's configuration, with the delay in whole minutes
+    /// (`shutdown -r +N`).
+    Reboot {
+        /// Delay in minutes (0 = now).
+        delay_minutes: u32,
+    },
 }
 
 impl Invocation {
@@ -48,6 +80,11 @@ impl Invocation {
             Invocation::AptCachePolicy { .. } => "apt_cache_policy",
             Invocation::SystemctlShow { .. } => "systemctl_show",
             Invocation::RcServiceStatus { .. } => "rc_service_status",
+            Invocation::AptGetUpdate => "apt_get_update",
+            Invocation::AptGetInstall { .. } => "apt_get_install",
+            Invocation::AptGetOnlyUpgrade { .. } => "apt_get_only_upgrade",
+            Invocation::AptGetRemove { .. } => "apt_get_remove",
+            Invocation::Reboot { .. } => "reboot",
         }
     }
 }
@@ -63,6 +100,12 @@ pub enum LauncherRequest {
         /// What to run.
         invocation: Invocation,
     },
+    /// Stop the execution with this id: SIGTERM to its process group, SIGKILL after a grace period. The
+    /// execution then ends with its (signalled) `Finished`. Unknown or finished ids are ignored.
+    Cancel {
+        /// The execution to stop.
+        id: ExecId,
+    },
 }
 
 /// Launcher → broker.
@@ -75,6 +118,14 @@ pub enum LauncherResponse {
         id: ExecId,
         /// Its result.
         result: Result<ExecOutput, LaunchError>,
+    },
+    /// One line the package manager wrote to its status channel (apt's `APT::Status-Fd`), as it happens;
+    /// any number precede `Finished`.
+    Status {
+        /// The execution's id.
+        id: ExecId,
+        /// The line, without its newline (size-limited).
+        line: String,
     },
 }
 

@@ -18,6 +18,7 @@
 //!
 //! What this crate must never do: perform I/O beyond framing, or hand out a value that did not pass validation.
 
+mod change;
 pub mod frame;
 pub mod grammar;
 pub mod launcher;
@@ -26,9 +27,12 @@ mod names;
 mod operation;
 mod outcome;
 
+pub use change::{
+    ChangeFailure, ChangeReport, FailureKind, InstallOptions, JobEvent, PackageChange, PackageSpec,
+};
 pub use grammar::Backend;
 pub use message::{ClientMessage, Hello, HelloAck, RequestId, ServerMessage};
-pub use names::{PackageName, ServiceName, ValidationError, Version};
+pub use names::{Glob, PackageName, ServiceName, ValidationError, Version};
 pub use operation::Operation;
 pub use outcome::{
     ExecFailure, HelperError, HostInfo, OsRelease, Outcome, PackageDetail, PackageRecord,
@@ -37,4 +41,4 @@ pub use outcome::{
 
 /// Version of the frontend ⇄ broker protocol. Both sides are built from the same tree, so any change to a
 /// wire type bumps this number and a mismatched pair refuses to talk instead of misinterpreting bytes.
-pub const PROTOCOL_VERSION: u32 = 2;
+pub const PROTOCOL_VERSION: u32 = 3;

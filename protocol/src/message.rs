@@ -4,6 +4,7 @@
 //! (or [`ServerMessage::HelloRefused`], after which the broker closes), then sends any number of
 //! [`ClientMessage::Request`]s. Responses carry the request's id, so a connection may be reused.
 
+use crate::change::JobEvent;
 use crate::grammar::Backend;
 use crate::operation::Operation;
 use crate::outcome::{HelperError, Outcome};
@@ -55,6 +56,13 @@ pub enum ClientMessage {
         /// What to do.
         operation: Operation,
     },
+    /// Stop the package-changing request with this id if it has not started changing the system yet. The
+    /// request then ends with a `Change` error of kind `Cancelled`; if it is too late, the broker answers
+    /// [`ServerMessage::CancelRefused`] and the request runs to its end.
+    Cancel {
+        /// The request to cancel.
+        id: RequestId,
+    },
 }
 
 /// Broker → frontend.
@@ -78,5 +86,17 @@ pub enum ServerMessage {
         id: RequestId,
         /// What happened.
         result: Result<Outcome, HelperError>,
+    },
+    /// Progress of the running request with this id; any number precede its `Response`.
+    Event {
+        /// The request's id.
+        id: RequestId,
+        /// What happened.
+        event: JobEvent,
+    },
+    /// [`ClientMessage::Cancel`] came too late: the request has started changing the system.
+    CancelRefused {
+        /// The request's id.
+        id: RequestId,
     },
 }

@@ -63,6 +63,7 @@ pub enum ValidationError {
 fn check(
     kind: &'static str,
     s: &str,
+    starts: impl Fn(char) -> bool,
     allowed: impl Fn(char) -> bool,
 ) -> Result<(), ValidationError> {
     if s.is_empty() {
@@ -76,7 +77,7 @@ fn check(
         });
     }
     let first = s.chars().next().unwrap_or('-');
-    if !first.is_ascii_alphanumeric() {
+    if !starts(first) {
         return Err(ValidationError::BadStart { kind });
     }
     match s.chars().find(|c| !allowed(*c)) {
@@ -87,6 +88,9 @@ fn check(
 
 macro_rules! validated_string {
     ($(#[$meta:meta])* $name:ident, $kind:literal, $allowed:expr) => {
+        validated_string!($(#[$meta])* $name, $kind, |c: char| c.is_ascii_alphanumeric(), $allowed);
+    };
+    ($(#[$meta:meta])* $name:ident, $kind:literal, $starts:expr, $allowed:expr) => {
         $(#[$meta])*
         #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
         #[serde(try_from = "String", into = "String")]
@@ -96,7 +100,7 @@ macro_rules! validated_string {
             /// Validates `s` and wraps it.
             pub fn new(s: impl Into<String>) -> Result<Self, ValidationError> {
                 let s = s.into();
-                check($kind, &s, $allowed)?;
+                check($kind, &s, $starts, $allowed)?;
                 Ok(Self(s))
             }
 
@@ -158,6 +162,16 @@ validated_string!(
 );
 
 validated_string!(
+    /// An exclusion pattern over package names: the [`PackageName`] characters plus the wildcards `*` and
+    /// `?`. It is only ever matched by our own code, never handed to a package manager, and may start with a
+    /// wildcard (`*` alone excludes everything).
+    Glob,
+    "package pattern",
+    |c: char| c.is_ascii_alphanumeric() || matches!(c, '*' | '?'),
+    |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '+' | '-' | '*' | '?')
+);
+
+validated_string!(
     /// A service (unit) name as in the API contract: `[A-Za-z0-9][A-Za-z0-9_.@+-]*`, at most 256 bytes.
     /// No `/`, so a name can never become a path.
     ServiceName,
@@ -213,5 +227,50 @@ mod tests {
         assert!(ServiceName::new("getty@tty1.service").is_ok());
         assert!(ServiceName::new("..").is_err());
         assert!(ServiceName::new("a/b").is_err());
+    }
+}
+
+impl Glob {
+    /// Whether `name` matches: `*` is any run of characters, `?` exactly one. Linear-time (no backtracking
+    /// blow-up on patterns like `*a*a*a*b`).
+    pub fn matches(&self, name: &str) -> bool {
+        let (p, n): (Vec<char>, Vec<char>) = (self.0.chars().collect(), name.chars().collect());
+        let (mut pi, mut ni) = (0usize, 0usize);
+        let mut star: Option<(usize, usize)> = None;
+        while ni < n.len() {
+            if pi < p.len() && (p[pi] == '?' || p[pi] == n[ni]) {
+                pi += 1;
+                ni += 1;
+            } else if pi < p.len() && p[pi] == '*' {
+                star = Some((pi, ni));
+                pi += 1;
+            } else if let Some((sp, sn)) = star {
+                pi = sp + 1;
+                ni = sn + 1;
+                star = Some((sp, sn + 1));
+            } else {
+                return false;
+            }
+        }
+        p[pi..].iter().all(|c| *c == '*')
+    }
+}
+
+#[cfg(test)]
+mod glob_tests {
+    use super::*;
+
+    #[test]
+    fn glob_matches_and_refuses_injection() {
+        let g = |s: &str| Glob::new(s).expect("valid glob");
+        assert!(g("*").matches("anything"));
+        assert!(g("demo-*").matches("demo-lib"));
+        assert!(!g("demo-*").matches("hello"));
+        assert!(g("demo-?ib").matches("demo-lib"));
+        assert!(g("*a*a*b").matches("aaaaaaaaaaaaaaaaaaab"));
+        assert!(!g("*a*a*b").matches("aaaaaaaaaaaaaaaaaaaa"));
+        for bad in ["-x", "a/b", "a b", "[ab]", ""] {
+            assert!(Glob::new(bad).is_err(), "{bad:?}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 //! strings: they are data to display, never arguments. Anything the frontend wants to act on is validated
 //! again as a [`crate::PackageName`] when it comes back in a request.
 
+use crate::change::{ChangeFailure, ChangeReport};
 use crate::grammar::Backend;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +28,18 @@ pub enum Outcome {
     Upgradable(Vec<UpgradablePackage>),
     /// Answer to [`crate::Operation::PackageStateStamp`]: an opaque fingerprint, only compared for equality.
     PackageStateStamp(u64),
+    /// Answer to [`crate::Operation::RefreshCache`].
+    CacheRefreshed {
+        /// Captured output of the refresh (size-limited), for the job log.
+        stdout: String,
+    },
+    /// Answer to the package-changing operations.
+    Changed(ChangeReport),
+    /// Answer to [`crate::Operation::Reboot`]: the reboot command accepted the request.
+    RebootScheduled {
+        /// When the reboot will happen, Unix seconds.
+        at_unix: i64,
+    },
 }
 
 /// The host as the helper sees it.
@@ -211,6 +224,9 @@ pub enum HelperError {
         /// The backend.
         backend: Backend,
     },
+    /// A package-changing operation failed (or was cancelled before it changed anything).
+    #[error("{} ({}): {}", .0.kind.code(), .0.exit_code.map_or("no exit code".to_owned(), |c| format!("exit code {c}")), .0.message)]
+    Change(ChangeFailure),
     /// Anything else; the message is for logs.
     #[error("internal helper error: {message}")]
     Internal {

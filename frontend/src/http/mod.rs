@@ -54,6 +54,8 @@ pub struct AppState {
     pub started: Instant,
     /// The merged package list, reused while the helper's package-state fingerprint is unchanged.
     pub packages: crate::api::packages::PackageCache,
+    /// Every job, and the broadcast of their updates.
+    pub jobs: Arc<crate::jobs::JobManager>,
     router: Router,
 }
 
@@ -66,6 +68,7 @@ impl AppState {
             helper,
             started: Instant::now(),
             packages: Default::default(),
+            jobs: Default::default(),
             router: Router::new(),
         })
     }
