@@ -63,6 +63,13 @@ pub enum ClientMessage {
         /// The request to cancel.
         id: RequestId,
     },
+    /// Stop the request with this id even if it is changing the system (the job timed out): the package
+    /// manager's process group gets SIGTERM, then SIGKILL after a grace period. The request ends with a
+    /// `Change` error of kind `Timeout` whose `changes` say what the database shows was changed anyway.
+    Abort {
+        /// The request to stop.
+        id: RequestId,
+    },
 }
 
 /// Broker → frontend.
