@@ -11,23 +11,51 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpSocket, TcpStream};
 
-/// A TLS 1.3 client configuration trusting `ca` and presenting `cert`/`key`.
-pub fn tls_client(ca: &Path, cert: &Path, key: &Path) -> rustls::ClientConfig {
+fn roots(ca: &Path) -> rustls::RootCertStore {
     let mut roots = rustls::RootCertStore::empty();
     for c in CertificateDer::pem_file_iter(ca).expect("ca file") {
         roots.add(c.expect("ca pem")).expect("ca cert");
     }
+    roots
+}
+
+fn tls13_builder(
+    ca: &Path,
+) -> rustls::ConfigBuilder<rustls::ClientConfig, rustls::client::WantsClientCert> {
+    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
+        .with_protocol_versions(&[&rustls::version::TLS13])
+        .expect("tls13")
+        .with_root_certificates(roots(ca))
+}
+
+/// A TLS 1.3 client configuration trusting `ca` and presenting `cert`/`key`.
+pub fn tls_client(ca: &Path, cert: &Path, key: &Path) -> rustls::ClientConfig {
     let chain = CertificateDer::pem_file_iter(cert)
         .expect("cert file")
         .collect::<Result<Vec<_>, _>>()
         .expect("cert pem");
     let key = PrivateKeyDer::from_pem_file(key).expect("key pem");
-    rustls::ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13])
-        .expect("tls13")
-        .with_root_certificates(roots)
+    tls13_builder(ca)
         .with_client_auth_cert(chain, key)
         .expect("client auth")
+}
+
+/// A TLS 1.3 client configuration trusting `ca` that presents no certificate at all.
+pub fn tls_client_without_certificate(ca: &Path) -> rustls::ClientConfig {
+    tls13_builder(ca).with_no_client_auth()
+}
+
+/// Sends `GET /health` over TLS from 127.0.0.1 and returns whatever plaintext came back (nothing when the
+/// connection is refused at any stage).
+pub async fn health_over_tls(config: rustls::ClientConfig, addr: SocketAddr) -> Vec<u8> {
+    tls_request(
+        config,
+        IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
+        addr,
+        &get_request("/health"),
+    )
+    .await
+    .unwrap_or_default()
 }
 
 /// Connects to `addr` from the local address `source` (any 127.0.0.0/8 address works on Linux loopback).

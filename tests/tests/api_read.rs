@@ -39,7 +39,11 @@ async fn health_is_enveloped_at_both_paths_and_reports_the_helper() {
         assert_eq!(data["checks"]["helper"], "ok", "{data}");
         assert_eq!(data["checks"]["package_manager"], "apt", "{data}");
         assert_eq!(data["confinement"]["frontend"]["uid"], 61001, "{data}");
-        assert_eq!(data["confinement"]["frontend"]["capabilities"], serde_json::json!([]), "{data}");
+        assert_eq!(
+            data["confinement"]["frontend"]["capabilities"],
+            serde_json::json!([]),
+            "{data}"
+        );
         assert!(data["uptime_seconds"].is_u64(), "{data}");
     }
 }

@@ -31,14 +31,7 @@ async fn refused_certificates_get_no_http_response() {
         );
         // The same over a raw TLS connection: not a single byte of HTTP comes back.
         let cfg = raw::tls_client(&pki.ca_cert, &cert.cert, &cert.key);
-        let bytes = raw::tls_request(
-            cfg,
-            IpAddr::V4(Ipv4Addr::LOCALHOST),
-            stack.connect_addr(),
-            &raw::get_request("/health"),
-        )
-        .await
-        .unwrap_or_default();
+        let bytes = raw::health_over_tls(cfg, stack.connect_addr()).await;
         assert!(
             bytes.is_empty(),
             "{what}: received {} bytes of plaintext",
@@ -55,26 +48,8 @@ async fn refused_certificates_get_no_http_response() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_without_certificate_gets_no_http_response() {
     let stack = stack::plain();
-    let mut roots = rustls::RootCertStore::empty();
-    for c in rustls::pki_types::pem::PemObject::pem_file_iter(&stack.pki().ca_cert).expect("ca") {
-        let c: rustls::pki_types::CertificateDer<'static> = c.expect("pem");
-        roots.add(c).expect("root");
-    }
-    let cfg = rustls::ClientConfig::builder_with_provider(Arc::new(
-        rustls::crypto::ring::default_provider(),
-    ))
-    .with_protocol_versions(&[&rustls::version::TLS13])
-    .expect("tls13")
-    .with_root_certificates(roots)
-    .with_no_client_auth();
-    let bytes = raw::tls_request(
-        cfg,
-        IpAddr::V4(Ipv4Addr::LOCALHOST),
-        stack.connect_addr(),
-        &raw::get_request("/health"),
-    )
-    .await
-    .unwrap_or_default();
+    let cfg = raw::tls_client_without_certificate(&stack.pki().ca_cert);
+    let bytes = raw::health_over_tls(cfg, stack.connect_addr()).await;
     assert!(
         bytes.is_empty(),
         "received {} bytes of plaintext",
