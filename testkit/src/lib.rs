@@ -54,6 +54,7 @@ mod error;
 pub mod fixtures;
 pub mod fsutil;
 pub mod harness;
+pub mod mirror;
 pub mod paths;
 pub mod pki;
 pub mod prereq;

@@ -103,6 +103,12 @@ impl AptSandbox {
         Ok(())
     }
 
+    /// Replaces `sources.list` with `text` without refreshing (the next `apt-get update`, for example the
+    /// one a patch job runs first, reads it) — for tests that serve a repository themselves.
+    pub fn set_sources_list(&mut self, text: &str) -> Result<()> {
+        write_public(&self.root.join("etc/apt/sources.list"), text)
+    }
+
     /// The snapshot the sources currently point at.
     pub fn snapshot(&self) -> Snapshot {
         self.snapshot
