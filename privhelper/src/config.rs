@@ -40,6 +40,9 @@ pub struct HelperConfig {
     /// apt-specific settings.
     #[serde(default)]
     pub apt: AptConfig,
+    /// How a reboot is requested.
+    #[serde(default)]
+    pub reboot: RebootConfig,
 }
 
 /// `socket:` section.
@@ -60,12 +63,44 @@ impl Default for SocketConfig {
 }
 
 /// `apt:` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AptConfig {
     /// Exported as `APT_CONFIG` to every apt child, so apt reads it *before* the host's `apt.conf.d`.
     #[serde(default)]
     pub config_file: Option<PathBuf>,
+    /// `DPkg::Lock::Timeout` of package-changing apt runs: how long apt waits for a dpkg lock held by
+    /// another process before the job fails with `LOCK_TIMEOUT`.
+    #[serde(default = "default_lock_timeout")]
+    pub lock_timeout_seconds: u32,
+}
+
+impl Default for AptConfig {
+    fn default() -> Self {
+        AptConfig {
+            config_file: None,
+            lock_timeout_seconds: default_lock_timeout(),
+        }
+    }
+}
+
+/// `reboot:` section. The command is part of the helper's own root-owned configuration, never of a request,
+/// so tests and the demo can point it at a recorder instead of rebooting the host.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RebootConfig {
+    /// Absolute path of a `shutdown`-compatible program, run as `<command> -r +MINUTES` (or `-r now`).
+    /// At start the helper refuses one that is not owned by root or is group/world-writable.
+    #[serde(default = "default_reboot_command")]
+    pub command: PathBuf,
+}
+
+impl Default for RebootConfig {
+    fn default() -> Self {
+        RebootConfig {
+            command: default_reboot_command(),
+        }
+    }
 }
 
 /// `backend:` — `auto` detects from the package root; the other families are recognised so that the
@@ -166,6 +201,12 @@ fn default_broker() -> IdSpec {
 fn default_root() -> PathBuf {
     PathBuf::from("/")
 }
+fn default_lock_timeout() -> u32 {
+    60
+}
+fn default_reboot_command() -> PathBuf {
+    PathBuf::from("/sbin/shutdown")
+}
 
 /// Why `helper.yaml` was refused.
 #[derive(Debug, thiserror::Error)]
@@ -238,6 +279,9 @@ impl HelperConfig {
                 "must be an absolute path".into(),
             ));
         }
+        if !self.reboot.command.is_absolute() {
+            return Err(invalid("reboot.command", "must be an absolute path".into()));
+        }
         match self.backend {
             BackendChoice::Auto | BackendChoice::Apt => Ok(()),
             other => Err(invalid(
@@ -285,6 +329,9 @@ backend: apt
 package_root: /tmp/root
 apt:
   config_file: /tmp/apt.conf
+  lock_timeout_seconds: 5
+reboot:
+  command: /w/reboot-recorder
 "#;
 
     #[test]
@@ -300,6 +347,8 @@ apt:
         assert!(cfg.allow_root_peer);
         assert_eq!(cfg.backend, BackendChoice::Apt);
         assert_eq!(cfg.apt.config_file, Some(PathBuf::from("/tmp/apt.conf")));
+        assert_eq!(cfg.apt.lock_timeout_seconds, 5);
+        assert_eq!(cfg.reboot.command, PathBuf::from("/w/reboot-recorder"));
     }
 
     #[test]
@@ -310,6 +359,16 @@ apt:
         assert_eq!(cfg.backend, BackendChoice::Auto);
         assert!(!cfg.allow_root_peer);
         assert_eq!(cfg.apt.config_file, None);
+        assert_eq!(cfg.apt.lock_timeout_seconds, 60);
+        assert_eq!(cfg.reboot.command, PathBuf::from("/sbin/shutdown"));
+    }
+
+    #[test]
+    fn relative_reboot_command_is_refused() {
+        let err = parse("reboot: {command: shutdown}\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`reboot.command`"), "{err}");
     }
 
     #[test]

@@ -9,7 +9,8 @@ use anyhow::{Context, bail};
 use clap::Parser;
 use lpa_privhelper::broker::{self, BrokerSettings, peer::PeerPolicy};
 use lpa_privhelper::config::HelperConfig;
-use lpa_privhelper::launcher::{self, Exit, spawn::SpawnPolicy, table::Programs};
+use lpa_privhelper::launcher::table::{Programs, Table, change::check_reboot_command};
+use lpa_privhelper::launcher::{self, Exit, spawn::SpawnPolicy};
 use lpa_privhelper::users::Identities;
 use lpa_privhelper::{confine, detect, socket, sys};
 use std::path::{Path, PathBuf};
@@ -59,6 +60,16 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         &cfg.package_root,
         Path::new(detect::APT_GET).exists(),
     )?;
+    // A reboot command that someone other than root could rewrite would hand them root: refuse to start.
+    // A missing one only disables reboots (containers and minimal hosts have no shutdown).
+    let reboot_command = match check_reboot_command(&cfg.reboot.command) {
+        Ok(()) => Some(cfg.reboot.command.clone()),
+        Err(e @ launcher::table::change::RebootCommandError::Missing { .. }) => {
+            tracing::warn!(error = %e, "reboots are unavailable");
+            None
+        }
+        Err(e) => bail!("{}: `reboot.command`: {e}", args.config.display()),
+    };
     if args.check_config {
         println!(
             "{}: ok (backend {backend}, package root {}, broker uid {}, frontend uid {})",
@@ -109,7 +120,12 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 apt_config: cfg.apt.config_file.clone(),
                 ..SpawnPolicy::default()
             };
-            match launcher::serve(launcher_end, child, Programs::discover(), policy) {
+            let table = Table {
+                programs: Programs::discover(),
+                lock_timeout_seconds: cfg.apt.lock_timeout_seconds,
+                reboot_command,
+            };
+            match launcher::serve(launcher_end, child, table, policy) {
                 Exit::Signalled(sig) => {
                     tracing::info!(signal = %sig, "stopped");
                     Ok(ExitCode::SUCCESS)

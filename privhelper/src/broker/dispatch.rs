@@ -1,6 +1,8 @@
 //! One handler per [`Operation`]: what to read, which table commands to ask the launcher for, and how
-//! their output becomes an [`Outcome`].
+//! their output becomes an [`Outcome`]. Package-changing operations go to [`super::change::Changer`].
 
+use super::change::{Changer, RequestCtx, request_stop};
+use super::control::{Control, Stop};
 use super::launcher_client::LauncherClient;
 use crate::backend::apt::{UpgradableCache, policy, show, simulate};
 use crate::pkgdb::dpkg::DpkgDb;
@@ -21,6 +23,7 @@ pub struct Services {
     launcher: LauncherClient,
     dpkg: Arc<DpkgDb>,
     upgradable: UpgradableCache,
+    changer: Changer,
 }
 
 impl Services {
@@ -28,6 +31,7 @@ impl Services {
     pub fn new(backend: Backend, package_root: PathBuf, launcher: LauncherClient) -> Services {
         Services {
             dpkg: Arc::new(DpkgDb::new(&package_root)),
+            changer: Changer::new(backend, package_root.clone(), launcher.clone()),
             backend,
             package_root,
             launcher,
@@ -40,7 +44,22 @@ impl Services {
         self.backend
     }
 
-    /// Handles one operation.
+    /// Handles one package-changing operation ([`Operation::changes_host`]), streaming its events.
+    pub async fn handle_change(
+        &self,
+        op: Operation,
+        ctx: &RequestCtx,
+    ) -> Result<Outcome, HelperError> {
+        self.changer.handle(op, ctx).await
+    }
+
+    /// Applies a `Cancel` or `Abort` to the request behind `control`; `false` when a `Cancel` is refused
+    /// because dpkg already started.
+    pub async fn stop(&self, control: &Control, stop: Stop) -> Result<bool, HelperError> {
+        request_stop(&self.launcher, control, stop).await
+    }
+
+    /// Handles one reading operation.
     pub async fn handle(&self, op: Operation) -> Result<Outcome, HelperError> {
         match op {
             Operation::Ping => Ok(Outcome::Pong),

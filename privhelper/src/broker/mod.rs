@@ -3,9 +3,12 @@
 //! It accepts connections on the helper socket, admits only the configured peer uid
 //! ([`peer::PeerPolicy`], checked with `SO_PEERCRED` before a single byte is read or written), speaks the
 //! [`lpa_protocol`] conversation ([`session`]), answers operations ([`dispatch`]) by reading package
-//! databases itself and asking the launcher ([`launcher_client`]) for table commands. It runs as its own
-//! uid, never root and never the frontend's.
+//! databases itself and asking the launcher ([`launcher_client`]) for table commands. Package-changing
+//! operations run one at a time ([`change`]) and can be cancelled or aborted per request ([`control`]). It
+//! runs as its own uid, never root and never the frontend's.
 
+pub mod change;
+pub mod control;
 pub mod dispatch;
 pub mod launcher_client;
 pub mod peer;

@@ -5,10 +5,16 @@
 //! [`table`] only, runs it with [`spawn`] on a thread per execution, and writes each
 //! [`LauncherResponse`] back under a mutex. It never parses network input and never sees an argv.
 //!
+//! Package-changing entries get a status pipe ([`status_pipe`]) whose lines are forwarded as
+//! `LauncherResponse::Status` while the command runs, always before its `Finished`. A
+//! `LauncherRequest::Cancel` stops an execution's process group ([`running`]).
+//!
 //! Lifetime: the launcher exits non-zero when the broker dies or sends a frame it cannot decode (a broker
 //! that speaks garbage is compromised or broken); on SIGTERM/SIGINT it stops the broker and exits 0.
 
+pub mod running;
 pub mod spawn;
+pub mod status_pipe;
 pub mod table;
 
 use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
@@ -16,12 +22,13 @@ use lpa_protocol::launcher::{LaunchError, LauncherRequest, LauncherResponse};
 use nix::sys::signal::{SigSet, Signal, kill};
 use nix::sys::wait::{WaitStatus, waitpid};
 use nix::unistd::Pid;
+use running::{CANCEL_GRACE, Running};
 use spawn::SpawnPolicy;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
-use table::Programs;
+use table::{ExecClass, Table};
 
 /// Executions allowed at the same time; more are refused rather than queued without bound.
 pub const MAX_CONCURRENT_EXECUTIONS: usize = 16;
@@ -57,7 +64,7 @@ enum Event {
 }
 
 /// Serves the broker until a signal or the broker's death. `broker` is the forked broker's pid.
-pub fn serve(sock: UnixStream, broker: Pid, programs: Programs, policy: SpawnPolicy) -> Exit {
+pub fn serve(sock: UnixStream, broker: Pid, table: Table, policy: SpawnPolicy) -> Exit {
     // Block the stop signals in this thread before any other thread exists, so every thread inherits the
     // mask and only the dedicated signal thread receives them. std resets the mask in spawned children.
     // (main already blocked them before opening the socket; blocking again is harmless.)
@@ -96,9 +103,10 @@ pub fn serve(sock: UnixStream, broker: Pid, programs: Programs, policy: SpawnPol
     };
     let writer = Arc::new(Mutex::new(sock));
     let ctx = Arc::new(Context {
-        programs,
+        table,
         policy,
-        running: AtomicUsize::new(0),
+        count: AtomicUsize::new(0),
+        running: Running::new(CANCEL_GRACE),
     });
     std::thread::spawn(move || {
         let reason = read_requests(reader, writer, ctx);
@@ -137,9 +145,12 @@ fn stop_broker(broker: Pid, rx: &mpsc::Receiver<Event>) {
 }
 
 struct Context {
-    programs: Programs,
+    table: Table,
     policy: SpawnPolicy,
-    running: AtomicUsize,
+    /// Executions in flight, for the concurrency cap.
+    count: AtomicUsize,
+    /// Executions in flight, for cancellation.
+    running: Arc<Running>,
 }
 
 /// Reads requests until the socketpair closes or a frame fails to decode; returns why it stopped.
@@ -158,27 +169,54 @@ fn read_requests(
             Ok(r) => r,
             Err(e) => return format!("undecodable request from the broker: {e}"),
         };
-        let LauncherRequest::Exec { id, invocation } = request else {
-            return "unknown request kind from the broker".into();
+        let (id, invocation) = match request {
+            LauncherRequest::Exec { id, invocation } => (id, invocation),
+            LauncherRequest::Cancel { id } => {
+                ctx.running.cancel(id);
+                continue;
+            }
+            _ => return "unknown request kind from the broker".into(),
         };
         let (writer, ctx) = (writer.clone(), ctx.clone());
-        if ctx.running.fetch_add(1, Ordering::SeqCst) >= MAX_CONCURRENT_EXECUTIONS {
-            ctx.running.fetch_sub(1, Ordering::SeqCst);
+        if ctx.count.fetch_add(1, Ordering::SeqCst) >= MAX_CONCURRENT_EXECUTIONS {
+            ctx.count.fetch_sub(1, Ordering::SeqCst);
             let result = Err(LaunchError::NotAvailable(format!(
                 "more than {MAX_CONCURRENT_EXECUTIONS} executions at once"
             )));
             respond(&writer, LauncherResponse::Finished { id, result });
             continue;
         }
+        // Registered before the thread starts, so a Cancel that follows at once is not lost.
+        ctx.running.register(id);
         std::thread::spawn(move || {
             let kind = invocation.kind();
-            let result = table::command_line(&invocation, &ctx.programs)
-                .and_then(|cl| spawn::run(&cl, &ctx.policy));
+            let class = table::class_of(&invocation);
+            let timeout = match class {
+                ExecClass::Change => ctx.policy.change_timeout,
+                ExecClass::Read | ExecClass::Reboot => ctx.policy.timeout,
+            };
+            let status: Option<spawn::StatusSink> = class.streams_status().then(|| {
+                let writer = writer.clone();
+                Box::new(move |line: String| {
+                    respond(&writer, LauncherResponse::Status { id, line });
+                }) as spawn::StatusSink
+            });
+            let result = spawn::run_with(
+                |fd| table::command_line(&invocation, &ctx.table, fd),
+                &ctx.policy,
+                timeout,
+                status,
+                |pgid| ctx.running.started(id, pgid),
+            );
+            let cancelled = ctx.running.was_cancelled(id);
+            ctx.running.finished(id);
             match &result {
-                Ok(out) => tracing::info!(id, kind, exit_code = ?out.exit_code, "executed"),
+                Ok(out) => {
+                    tracing::info!(id, kind, exit_code = ?out.exit_code, cancelled, "executed")
+                }
                 Err(e) => tracing::warn!(id, kind, error = %e, "not executed"),
             }
-            ctx.running.fetch_sub(1, Ordering::SeqCst);
+            ctx.count.fetch_sub(1, Ordering::SeqCst);
             respond(&writer, LauncherResponse::Finished { id, result });
         });
     }

@@ -1,6 +1,12 @@
 //! Running one command line: clean environment, cwd `/`, stdin `/dev/null`, own process group, bounded
-//! output capture and a timeout that kills the whole group.
+//! output capture, an optional status pipe streamed line by line, and a timeout that kills the whole group.
+//!
+//! Every spawn happens under one process-wide lock. A status pipe's write end must be inheritable (it is
+//! how apt gets its `APT::Status-Fd`), so while it exists in the parent any other spawn would leak it into
+//! an unrelated child and keep the pipe open; the lock makes "create pipe, spawn, close the parent's copy"
+//! one step that no other spawn can interleave with.
 
+use super::status_pipe::{self, StatusPipe};
 use super::table::CommandLine;
 use lpa_protocol::launcher::{ExecOutput, LaunchError};
 use nix::sys::signal::{Signal, killpg};
@@ -9,7 +15,7 @@ use std::io::Read;
 use std::os::unix::process::CommandExt;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
-use std::sync::mpsc;
+use std::sync::{Mutex, mpsc};
 use std::time::Duration;
 
 /// Limits and environment applied to every child.
@@ -17,8 +23,11 @@ use std::time::Duration;
 pub struct SpawnPolicy {
     /// Bytes kept of stdout and of stderr, each.
     pub capture_limit: usize,
-    /// Wall-clock limit; the process group is killed when it is reached.
+    /// Wall-clock limit of reading commands; the process group is killed when it is reached.
     pub timeout: Duration,
+    /// Wall-clock limit of package-changing commands: only a backstop, since the frontend's job timeout
+    /// (enforced with `Abort`) is the real limit.
+    pub change_timeout: Duration,
     /// Exported as `APT_CONFIG` to apt children when set.
     pub apt_config: Option<PathBuf>,
 }
@@ -28,6 +37,7 @@ impl Default for SpawnPolicy {
         SpawnPolicy {
             capture_limit: 1024 * 1024,
             timeout: Duration::from_secs(120),
+            change_timeout: Duration::from_secs(2 * 60 * 60),
             apt_config: None,
         }
     }
@@ -36,10 +46,49 @@ impl Default for SpawnPolicy {
 /// How long to wait for the output pipes to close after the child exited (a grandchild may hold them).
 const PIPE_GRACE: Duration = Duration::from_secs(5);
 
-/// Runs `cl` to completion under `policy`.
+/// Environment of every apt child besides `PATH`, `LC_ALL` and `HOME`: nothing may stop at a prompt or
+/// a pager, and needrestart must not restart services behind the job's back.
+pub const APT_ENVIRONMENT: [(&str, &str); 4] = [
+    ("DEBIAN_FRONTEND", "noninteractive"),
+    ("APT_LISTCHANGES_FRONTEND", "none"),
+    ("NEEDRESTART_SUSPEND", "1"),
+    ("UCF_FORCE_CONFFOLD", "1"),
+];
+
+/// Serialises spawns; see the module documentation.
+pub(super) static SPAWN_LOCK: Mutex<()> = Mutex::new(());
+
+/// Runs `cl` to completion under `policy` with the reading timeout and no status channel.
+pub fn run(cl: &CommandLine, policy: &SpawnPolicy) -> Result<ExecOutput, LaunchError> {
+    run_with(|_| Ok(cl.clone()), policy, policy.timeout, None, |_| {})
+}
+
+/// A receiver of status lines.
+pub type StatusSink = Box<dyn FnMut(String) + Send>;
+
+/// Runs the command line that `build` returns, to completion, killing its process group after `timeout`.
+///
+/// With a `status` sink, a status pipe is created first and `build` gets its descriptor number; each line
+/// the child writes to it goes to `status` as it arrives, and all of them are passed on before this
+/// function returns. `started` gets the child's process group right after the spawn (for cancellation).
 // The one place that starts processes (DESIGN invariant 2); the argv comes from the command table only.
 #[allow(clippy::disallowed_methods)]
-pub fn run(cl: &CommandLine, policy: &SpawnPolicy) -> Result<ExecOutput, LaunchError> {
+pub fn run_with(
+    build: impl FnOnce(Option<i32>) -> Result<CommandLine, LaunchError>,
+    policy: &SpawnPolicy,
+    timeout: Duration,
+    status: Option<StatusSink>,
+    started: impl FnOnce(Pid),
+) -> Result<ExecOutput, LaunchError> {
+    let guard = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
+    let pipe = match status {
+        Some(_) => Some(StatusPipe::create().map_err(|e| LaunchError::Spawn {
+            program: "status pipe".into(),
+            reason: e.to_string(),
+        })?),
+        None => None,
+    };
+    let cl = build(pipe.as_ref().map(StatusPipe::child_fd))?;
     let program = cl.program.display().to_string();
     let mut cmd = Command::new(&cl.program);
     cmd.args(&cl.args)
@@ -53,16 +102,25 @@ pub fn run(cl: &CommandLine, policy: &SpawnPolicy) -> Result<ExecOutput, LaunchE
         .stderr(Stdio::piped())
         .process_group(0);
     if cl.is_apt {
-        cmd.env("DEBIAN_FRONTEND", "noninteractive");
+        cmd.envs(APT_ENVIRONMENT);
         if let Some(conf) = &policy.apt_config {
             cmd.env("APT_CONFIG", conf);
         }
     }
-    let mut child = cmd.spawn().map_err(|e| LaunchError::Spawn {
+    let spawned = cmd.spawn();
+    // Close the parent's write end while still holding the lock (also when the spawn failed).
+    let reader = pipe.map(StatusPipe::into_reader);
+    drop(guard);
+    let mut child = spawned.map_err(|e| LaunchError::Spawn {
         program: program.clone(),
         reason: e.to_string(),
     })?;
     let pgid = Pid::from_raw(child.id() as i32);
+    started(pgid);
+    let status_done = match (reader, status) {
+        (Some(reader), Some(sink)) => Some(status_pipe::stream_lines(reader, sink)),
+        _ => None,
+    };
     let out_rx = capture(child.stdout.take(), policy.capture_limit);
     let err_rx = capture(child.stderr.take(), policy.capture_limit);
 
@@ -71,7 +129,7 @@ pub fn run(cl: &CommandLine, policy: &SpawnPolicy) -> Result<ExecOutput, LaunchE
         let _ = done_tx.send(child.wait());
     });
     let mut timed_out = false;
-    let status = match done_rx.recv_timeout(policy.timeout) {
+    let status = match done_rx.recv_timeout(timeout) {
         Ok(status) => status,
         Err(_) => {
             timed_out = true;
@@ -91,13 +149,12 @@ pub fn run(cl: &CommandLine, policy: &SpawnPolicy) -> Result<ExecOutput, LaunchE
     let (mut stderr, t2) = err_rx
         .recv_timeout(PIPE_GRACE)
         .unwrap_or((Vec::new(), true));
+    if let Some(done) = status_done {
+        let _ = done.recv_timeout(PIPE_GRACE);
+    }
     if timed_out {
         stderr.extend_from_slice(
-            format!(
-                "\nkilled after the timeout of {} s",
-                policy.timeout.as_secs()
-            )
-            .as_bytes(),
+            format!("\nkilled after the timeout of {} s", timeout.as_secs()).as_bytes(),
         );
     }
     Ok(ExecOutput {
@@ -173,15 +230,17 @@ mod tests {
     }
 
     #[test]
-    fn apt_children_get_apt_config_and_noninteractive_frontend() {
-        let mut cl = sh("echo $APT_CONFIG $DEBIAN_FRONTEND");
+    fn apt_children_get_apt_config_and_the_noninteractive_environment() {
+        let mut cl = sh(
+            "echo $APT_CONFIG $DEBIAN_FRONTEND $APT_LISTCHANGES_FRONTEND $NEEDRESTART_SUSPEND $UCF_FORCE_CONFFOLD",
+        );
         cl.is_apt = true;
         let policy = SpawnPolicy {
             apt_config: Some(PathBuf::from("/tmp/x/apt.conf")),
             ..SpawnPolicy::default()
         };
         let out = run(&cl, &policy).unwrap();
-        assert_eq!(out.stdout.trim(), "/tmp/x/apt.conf noninteractive");
+        assert_eq!(out.stdout.trim(), "/tmp/x/apt.conf noninteractive none 1 1");
     }
 
     #[test]
@@ -217,6 +276,92 @@ mod tests {
         );
         assert_eq!(out.exit_code, None);
         assert!(out.stderr.contains("timeout"), "{}", out.stderr);
+    }
+
+    #[test]
+    fn status_lines_stream_before_the_run_returns_and_only_the_child_holds_the_pipe() {
+        let lines = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let start = std::time::Instant::now();
+        let out = run_with(
+            |fd| {
+                let fd = fd.expect("a status descriptor");
+                Ok(sh(&format!(
+                    "echo pmstatus:a:10:one >&{fd}; echo pmstatus:a:90:two >&{fd}"
+                )))
+            },
+            &SpawnPolicy::default(),
+            Duration::from_secs(10),
+            Some(Box::new(move |l| sink.lock().unwrap().push(l))),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(
+            *lines.lock().unwrap(),
+            ["pmstatus:a:10:one", "pmstatus:a:90:two"]
+        );
+        // Had the parent kept its write end, the reader would have waited out the pipe grace period.
+        assert!(start.elapsed() < PIPE_GRACE, "{:?}", start.elapsed());
+    }
+
+    /// Descriptors of this process that a child would inherit (no `O_CLOEXEC` in `/proc/self/fdinfo`).
+    fn inheritable_fds() -> Vec<String> {
+        let mut out: Vec<String> = std::fs::read_dir("/proc/self/fdinfo")
+            .unwrap()
+            .filter_map(|e| {
+                let name = e.ok()?.file_name().into_string().ok()?;
+                let info = std::fs::read_to_string(format!("/proc/self/fdinfo/{name}")).ok()?;
+                let flags = info.lines().find_map(|l| l.strip_prefix("flags:"))?.trim();
+                let flags = u32::from_str_radix(flags, 8).ok()?;
+                (flags & libc::O_CLOEXEC as u32 == 0).then_some(name)
+            })
+            .collect();
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn a_running_status_pipe_leaks_into_no_other_child() {
+        let before = inheritable_fds();
+        // A change holds its status pipe for a while ...
+        let slow = std::thread::spawn(|| {
+            run_with(
+                |fd| {
+                    Ok(sh(&format!(
+                        "echo pmstatus:a:1:x >&{}; sleep 1",
+                        fd.unwrap()
+                    )))
+                },
+                &SpawnPolicy::default(),
+                Duration::from_secs(10),
+                Some(Box::new(|_| {})),
+                |_| {},
+            )
+        });
+        std::thread::sleep(Duration::from_millis(300));
+        // ... while another command starts: it sees only its stdio, the directory it lists, and what
+        // this test process itself had inheritable before.
+        let out = run(&sh("ls /proc/self/fd"), &SpawnPolicy::default()).unwrap();
+        let mut fds: Vec<String> = out.stdout.split_whitespace().map(str::to_owned).collect();
+        fds.retain(|fd| !["0", "1", "2", "3"].contains(&fd.as_str()) && !before.contains(fd));
+        assert!(fds.is_empty(), "leaked descriptors {fds:?}");
+        assert_eq!(slow.join().unwrap().unwrap().exit_code, Some(0));
+    }
+
+    #[test]
+    fn started_gets_the_process_group_of_the_child() {
+        let seen = Mutex::new(None);
+        let out = run_with(
+            |_| Ok(sh("ps -o pgid= -p $$")),
+            &SpawnPolicy::default(),
+            Duration::from_secs(10),
+            None,
+            |pgid| *seen.lock().unwrap() = Some(pgid.as_raw()),
+        )
+        .unwrap();
+        let got = seen.lock().unwrap().unwrap();
+        assert_eq!(out.stdout.trim(), got.to_string());
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! options, a literal `--`, then the validated values. A value can therefore never be read as an option,
 //! by construction *and* by the newtypes' grammar (no value starts with `-`).
 
+pub mod change;
+
 use lpa_protocol::launcher::{Invocation, LaunchError};
 use std::path::{Path, PathBuf};
 
@@ -111,12 +113,76 @@ pub struct CommandLine {
     pub program: PathBuf,
     /// Arguments after the program name.
     pub args: Vec<String>,
-    /// Whether the program is apt (gets `APT_CONFIG` and `DEBIAN_FRONTEND`).
+    /// Whether the program is apt (gets `APT_CONFIG` and the non-interactive environment).
     pub is_apt: bool,
 }
 
-/// Builds the command line of `inv` from the table.
-pub fn command_line(inv: &Invocation, programs: &Programs) -> Result<CommandLine, LaunchError> {
+/// Whether an entry only reads or may change the host. The class decides the timeout and whether the
+/// command gets a status channel (apt's `APT::Status-Fd`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExecClass {
+    /// Reads only; short timeout, no status channel.
+    Read,
+    /// Changes packages; long backstop timeout (the frontend's job timeout is the real limit) and a status
+    /// channel streamed back to the broker.
+    Change,
+    /// Runs the reboot command; short timeout, no status channel.
+    Reboot,
+}
+
+impl ExecClass {
+    /// Whether the command writes apt status lines to a pipe whose descriptor is passed in its argv.
+    pub fn streams_status(self) -> bool {
+        self == ExecClass::Change
+    }
+}
+
+/// The class of `inv`.
+pub fn class_of(inv: &Invocation) -> ExecClass {
+    match inv {
+        Invocation::AptGetUpdate
+        | Invocation::AptGetInstall { .. }
+        | Invocation::AptGetOnlyUpgrade { .. }
+        | Invocation::AptGetRemove { .. } => ExecClass::Change,
+        Invocation::Reboot { .. } => ExecClass::Reboot,
+        _ => ExecClass::Read,
+    }
+}
+
+/// The whole command table: the programs found on this host plus the settings of `helper.yaml` that
+/// shape argv (never anything from a request).
+#[derive(Debug, Clone)]
+pub struct Table {
+    /// Programs found at start.
+    pub programs: Programs,
+    /// `DPkg::Lock::Timeout` in seconds.
+    pub lock_timeout_seconds: u32,
+    /// The vetted reboot command ([`change::check_reboot_command`]), or `None` when it is unavailable.
+    pub reboot_command: Option<PathBuf>,
+}
+
+impl Table {
+    /// A table over `programs` with the default lock timeout and no reboot command.
+    pub fn new(programs: Programs) -> Table {
+        Table {
+            programs,
+            lock_timeout_seconds: 60,
+            reboot_command: None,
+        }
+    }
+}
+
+/// Builds the command line of `inv` from the table. `status_fd` is the descriptor number of the status
+/// pipe's write end in the child, for entries of class [`ExecClass::Change`].
+pub fn command_line(
+    inv: &Invocation,
+    table: &Table,
+    status_fd: Option<i32>,
+) -> Result<CommandLine, LaunchError> {
+    if class_of(inv) != ExecClass::Read {
+        return change::command_line(inv, table, status_fd);
+    }
+    let programs = &table.programs;
     let (program, fixed, values): (Program, &[&str], Vec<&str>) = match inv {
         Invocation::AptSimulateDistUpgrade => {
             (Program::AptGet, &["-s", "-q", "dist-upgrade"], vec![])
@@ -143,18 +209,7 @@ pub fn command_line(inv: &Invocation, programs: &Programs) -> Result<CommandLine
         }
     };
     let mut args: Vec<String> = fixed.iter().map(|s| (*s).to_owned()).collect();
-    if !values.is_empty() {
-        args.push("--".to_owned());
-        for v in values {
-            // The newtypes already forbid a leading '-'; this is the launcher's own, last check.
-            if v.is_empty() || v.starts_with('-') {
-                return Err(LaunchError::NotAvailable(format!(
-                    "refusing value {v:?}: it could be read as an option"
-                )));
-            }
-            args.push(v.to_owned());
-        }
-    }
+    push_values(&mut args, values.iter().map(|v| (*v).to_owned()))?;
     if matches!(inv, Invocation::RcServiceStatus { .. }) {
         args.push("status".to_owned());
     }
@@ -165,13 +220,35 @@ pub fn command_line(inv: &Invocation, programs: &Programs) -> Result<CommandLine
     })
 }
 
+/// Appends a literal `--` and then `values`, refusing any value that could be read as an option. The
+/// newtypes already forbid a leading `-`; this is the launcher's own, last check.
+fn push_values(
+    args: &mut Vec<String>,
+    values: impl IntoIterator<Item = String>,
+) -> Result<(), LaunchError> {
+    let mut values = values.into_iter().peekable();
+    if values.peek().is_none() {
+        return Ok(());
+    }
+    args.push("--".to_owned());
+    for v in values {
+        if v.is_empty() || v.starts_with('-') {
+            return Err(LaunchError::NotAvailable(format!(
+                "refusing value {v:?}: it could be read as an option"
+            )));
+        }
+        args.push(v);
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use lpa_protocol::{PackageName, ServiceName};
 
-    fn all_programs() -> Programs {
-        Programs::discover_with(|_| true)
+    fn all_programs() -> Table {
+        Table::new(Programs::discover_with(|_| true))
     }
 
     fn every_invocation() -> Vec<Invocation> {
@@ -189,7 +266,7 @@ mod tests {
     #[test]
     fn every_entry_uses_an_absolute_path_and_puts_values_after_a_double_dash() {
         for inv in every_invocation() {
-            let cl = command_line(&inv, &all_programs()).unwrap();
+            let cl = command_line(&inv, &all_programs(), None).unwrap();
             assert!(cl.program.is_absolute(), "{inv:?}: {cl:?}");
             let value = match &inv {
                 Invocation::AptSimulateDistUpgrade => None,
@@ -224,26 +301,27 @@ mod tests {
     fn exact_argv_of_each_entry() {
         let p = all_programs();
         let name = PackageName::new("demo-lib").unwrap();
-        let cl = command_line(&Invocation::AptCacheShow { name: name.clone() }, &p).unwrap();
+        let cl = command_line(&Invocation::AptCacheShow { name: name.clone() }, &p, None).unwrap();
         assert_eq!(cl.program, PathBuf::from("/usr/bin/apt-cache"));
         assert_eq!(cl.args, ["show", "--no-all-versions", "--", "demo-lib"]);
-        let cl = command_line(&Invocation::AptCachePolicy { name }, &p).unwrap();
+        let cl = command_line(&Invocation::AptCachePolicy { name }, &p, None).unwrap();
         assert_eq!(cl.args, ["policy", "--", "demo-lib"]);
-        let cl = command_line(&Invocation::AptSimulateDistUpgrade, &p).unwrap();
+        let cl = command_line(&Invocation::AptSimulateDistUpgrade, &p, None).unwrap();
         assert_eq!(cl.program, PathBuf::from("/usr/bin/apt-get"));
         assert_eq!(cl.args, ["-s", "-q", "dist-upgrade"]);
         let svc = ServiceName::new("ssh").unwrap();
-        let cl = command_line(&Invocation::RcServiceStatus { name: svc.clone() }, &p).unwrap();
+        let cl =
+            command_line(&Invocation::RcServiceStatus { name: svc.clone() }, &p, None).unwrap();
         assert_eq!(cl.args, ["--", "ssh", "status"]);
-        let cl = command_line(&Invocation::SystemctlShow { name: svc }, &p).unwrap();
+        let cl = command_line(&Invocation::SystemctlShow { name: svc }, &p, None).unwrap();
         assert_eq!(cl.args, ["show", SYSTEMCTL_PROPERTIES, "--", "ssh"]);
         assert!(!cl.is_apt);
     }
 
     #[test]
     fn missing_program_is_not_available() {
-        let none = Programs::discover_with(|_| false);
-        let err = command_line(&Invocation::AptSimulateDistUpgrade, &none).unwrap_err();
+        let none = Table::new(Programs::discover_with(|_| false));
+        let err = command_line(&Invocation::AptSimulateDistUpgrade, &none, None).unwrap_err();
         assert!(matches!(err, LaunchError::NotAvailable(m) if m.contains("/usr/bin/apt-get")));
     }
 }

@@ -1,0 +1,395 @@
+//! The entries of the command table that change the host: `apt-get update|install|remove|purge` and the
+//! reboot command.
+//!
+//! Every apt entry runs non-interactively and predictably: `-y -q`, `--no-remove` wherever apt could
+//! otherwise remove packages to satisfy a request (gotcha A5: `-y` alone silently removes conflicting
+//! packages), `Dpkg::Use-Pty=0`, a bounded `DPkg::Lock::Timeout`, and `--force-confdef`/`--force-confold` so
+//! a changed configuration file never stops dpkg at a prompt. Progress goes to `APT::Status-Fd`, a pipe
+//! the launcher created. No entry, option or flag can weaken signature verification (DESIGN invariant 7):
+//! the API's `force` maps to `--reinstall` and nothing else.
+
+use super::{CommandLine, Program, Table, push_values};
+use lpa_protocol::launcher::{Invocation, LaunchError};
+use std::os::unix::fs::MetadataExt;
+use std::path::Path;
+
+/// Options shared by every package-changing apt run, after `-o APT::Status-Fd=N`.
+fn common_apt_options(table: &Table, status_fd: Option<i32>) -> Vec<String> {
+    let mut args: Vec<String> = vec!["-y".into(), "-q".into()];
+    if let Some(fd) = status_fd {
+        args.extend(["-o".into(), format!("APT::Status-Fd={fd}")]);
+    }
+    args.extend([
+        "-o".into(),
+        "Dpkg::Use-Pty=0".into(),
+        "-o".into(),
+        format!("DPkg::Lock::Timeout={}", table.lock_timeout_seconds),
+        "-o".into(),
+        "Dpkg::Options::=--force-confdef".into(),
+        "-o".into(),
+        "Dpkg::Options::=--force-confold".into(),
+    ]);
+    args
+}
+
+/// Builds the command line of a package-changing or reboot entry.
+pub(super) fn command_line(
+    inv: &Invocation,
+    table: &Table,
+    status_fd: Option<i32>,
+) -> Result<CommandLine, LaunchError> {
+    if let Invocation::Reboot { delay_minutes } = inv {
+        return reboot(table, *delay_minutes);
+    }
+    let mut args = common_apt_options(table, status_fd);
+    let values: Vec<String> = match inv {
+        Invocation::AptGetUpdate => {
+            args.push("update".into());
+            Vec::new()
+        }
+        Invocation::AptGetInstall {
+            packages,
+            no_recommends,
+            allow_downgrades,
+            reinstall,
+        } => {
+            non_empty(packages.len(), inv)?;
+            args.push("--no-remove".into());
+            if *no_recommends {
+                args.push("--no-install-recommends".into());
+            }
+            if *allow_downgrades {
+                args.push("--allow-downgrades".into());
+            }
+            if *reinstall {
+                args.push("--reinstall".into());
+            }
+            args.push("install".into());
+            packages
+                .iter()
+                .map(|p| match &p.version {
+                    Some(v) => format!("{}={}", p.name.as_str(), v.as_str()),
+                    None => p.name.as_str().to_owned(),
+                })
+                .collect()
+        }
+        Invocation::AptGetOnlyUpgrade { names } => {
+            non_empty(names.len(), inv)?;
+            args.extend([
+                "--no-remove".into(),
+                "install".into(),
+                "--only-upgrade".into(),
+            ]);
+            names.iter().map(|n| n.as_str().to_owned()).collect()
+        }
+        Invocation::AptGetRemove { names, purge } => {
+            non_empty(names.len(), inv)?;
+            args.push(if *purge { "purge" } else { "remove" }.into());
+            names.iter().map(|n| n.as_str().to_owned()).collect()
+        }
+        other => {
+            return Err(LaunchError::NotAvailable(format!(
+                "{} is not a package-changing entry",
+                other.kind()
+            )));
+        }
+    };
+    push_values(&mut args, values)?;
+    Ok(CommandLine {
+        program: table.programs.path(Program::AptGet)?.to_owned(),
+        args,
+        is_apt: true,
+    })
+}
+
+fn non_empty(len: usize, inv: &Invocation) -> Result<(), LaunchError> {
+    if len == 0 {
+        return Err(LaunchError::NotAvailable(format!(
+            "{} needs at least one package",
+            inv.kind()
+        )));
+    }
+    Ok(())
+}
+
+/// `<command> -r +MINUTES`, or `<command> -r now` for no delay. The only argument is a number the
+/// launcher formats itself.
+fn reboot(table: &Table, delay_minutes: u32) -> Result<CommandLine, LaunchError> {
+    let program = table.reboot_command.clone().ok_or_else(|| {
+        LaunchError::NotAvailable("no usable reboot command is configured".into())
+    })?;
+    let when = match delay_minutes {
+        0 => "now".to_owned(),
+        m => format!("+{m}"),
+    };
+    Ok(CommandLine {
+        program,
+        args: vec!["-r".into(), when],
+        is_apt: false,
+    })
+}
+
+/// Why a configured reboot command was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum RebootCommandError {
+    /// The path does not exist or cannot be inspected.
+    #[error("reboot command {path}: {source}")]
+    Missing {
+        /// The configured path.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// The file is not something root should run.
+    #[error("reboot command {path} is refused: {reason}")]
+    Unsafe {
+        /// The configured path.
+        path: String,
+        /// Why.
+        reason: String,
+    },
+}
+
+/// Checks the configured reboot command before it is ever run as root: it must be a regular executable
+/// file (symlinks are followed: `/sbin/shutdown` is usually one) owned by root and writable by nobody else,
+/// or anyone able to write it could run code as root by asking for a reboot.
+pub fn check_reboot_command(path: &Path) -> Result<(), RebootCommandError> {
+    let shown = path.display().to_string();
+    let meta = std::fs::metadata(path).map_err(|source| RebootCommandError::Missing {
+        path: shown.clone(),
+        source,
+    })?;
+    let unsafe_because = |reason: &str| RebootCommandError::Unsafe {
+        path: shown.clone(),
+        reason: reason.to_owned(),
+    };
+    if !meta.is_file() {
+        return Err(unsafe_because("not a regular file"));
+    }
+    if meta.uid() != 0 {
+        return Err(unsafe_because(&format!(
+            "owned by uid {}, not root",
+            meta.uid()
+        )));
+    }
+    if meta.mode() & 0o022 != 0 {
+        return Err(unsafe_because(&format!(
+            "mode {:o} is group- or world-writable",
+            meta.mode() & 0o7777
+        )));
+    }
+    if meta.mode() & 0o111 == 0 {
+        return Err(unsafe_because("not executable"));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::super::{ExecClass, Programs, class_of, command_line as table_command_line};
+    use super::*;
+    use lpa_protocol::{PackageName, PackageSpec, Version};
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    fn table() -> Table {
+        Table {
+            programs: Programs::discover_with(|_| true),
+            lock_timeout_seconds: 7,
+            reboot_command: Some(PathBuf::from("/w/reboot-recorder")),
+        }
+    }
+
+    fn name(s: &str) -> PackageName {
+        PackageName::new(s).unwrap()
+    }
+
+    fn every_change_invocation() -> Vec<Invocation> {
+        let spec = |n: &str, v: Option<&str>| PackageSpec {
+            name: name(n),
+            version: v.map(|v| Version::new(v).unwrap()),
+        };
+        let mut out = vec![Invocation::AptGetUpdate];
+        for (a, b, c) in [(false, false, false), (true, true, true)] {
+            out.push(Invocation::AptGetInstall {
+                packages: vec![spec("hello", Some("1:1.0-2")), spec("demo-lib", None)],
+                no_recommends: a,
+                allow_downgrades: b,
+                reinstall: c,
+            });
+        }
+        out.push(Invocation::AptGetOnlyUpgrade {
+            names: vec![name("demo-app"), name("demo-lib")],
+        });
+        for purge in [false, true] {
+            out.push(Invocation::AptGetRemove {
+                names: vec![name("hello")],
+                purge,
+            });
+        }
+        out.push(Invocation::Reboot { delay_minutes: 0 });
+        out.push(Invocation::Reboot { delay_minutes: 3 });
+        out
+    }
+
+    const COMMON: [&str; 12] = [
+        "-y",
+        "-q",
+        "-o",
+        "APT::Status-Fd=9",
+        "-o",
+        "Dpkg::Use-Pty=0",
+        "-o",
+        "DPkg::Lock::Timeout=7",
+        "-o",
+        "Dpkg::Options::=--force-confdef",
+        "-o",
+        "Dpkg::Options::=--force-confold",
+    ];
+
+    fn argv(inv: &Invocation) -> Vec<String> {
+        table_command_line(inv, &table(), Some(9)).unwrap().args
+    }
+
+    fn with_common(rest: &[&str]) -> Vec<String> {
+        COMMON.iter().chain(rest).map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn exact_argv_of_each_package_changing_entry() {
+        let inv = every_change_invocation();
+        assert_eq!(argv(&inv[0]), with_common(&["update"]));
+        assert_eq!(
+            argv(&inv[1]),
+            with_common(&["--no-remove", "install", "--", "hello=1:1.0-2", "demo-lib"])
+        );
+        assert_eq!(
+            argv(&inv[2]),
+            with_common(&[
+                "--no-remove",
+                "--no-install-recommends",
+                "--allow-downgrades",
+                "--reinstall",
+                "install",
+                "--",
+                "hello=1:1.0-2",
+                "demo-lib"
+            ])
+        );
+        assert_eq!(
+            argv(&inv[3]),
+            with_common(&[
+                "--no-remove",
+                "install",
+                "--only-upgrade",
+                "--",
+                "demo-app",
+                "demo-lib"
+            ])
+        );
+        assert_eq!(argv(&inv[4]), with_common(&["remove", "--", "hello"]));
+        assert_eq!(argv(&inv[5]), with_common(&["purge", "--", "hello"]));
+        let cl = table_command_line(&inv[1], &table(), Some(9)).unwrap();
+        assert_eq!(cl.program, PathBuf::from("/usr/bin/apt-get"));
+        assert!(cl.is_apt);
+    }
+
+    #[test]
+    fn reboot_runs_the_configured_command_with_minutes_or_now() {
+        let cl =
+            table_command_line(&Invocation::Reboot { delay_minutes: 0 }, &table(), None).unwrap();
+        assert_eq!(cl.program, PathBuf::from("/w/reboot-recorder"));
+        assert_eq!(cl.args, ["-r", "now"]);
+        assert!(!cl.is_apt);
+        let cl =
+            table_command_line(&Invocation::Reboot { delay_minutes: 2 }, &table(), None).unwrap();
+        assert_eq!(cl.args, ["-r", "+2"]);
+        let none = Table {
+            reboot_command: None,
+            ..table()
+        };
+        assert!(matches!(
+            table_command_line(&Invocation::Reboot { delay_minutes: 2 }, &none, None),
+            Err(LaunchError::NotAvailable(_))
+        ));
+    }
+
+    #[test]
+    fn no_entry_can_disable_signature_checks_even_with_every_option_set() {
+        // DESIGN invariant 7: `reinstall` (the API's `force`) never turns into any of these.
+        for inv in every_change_invocation() {
+            for arg in table_command_line(&inv, &table(), Some(9)).unwrap().args {
+                for forbidden in [
+                    "--allow-unauthenticated",
+                    "--force-yes",
+                    "AllowUnauthenticated",
+                    "--allow-insecure-repositories",
+                    "--allow-remove-essential",
+                    "trusted=yes",
+                ] {
+                    assert!(!arg.contains(forbidden), "{inv:?} has {arg}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn values_follow_a_double_dash_and_none_starts_with_a_dash() {
+        for inv in every_change_invocation() {
+            let args = table_command_line(&inv, &table(), Some(9)).unwrap().args;
+            if let Some(dd) = args.iter().position(|a| a == "--") {
+                assert!(
+                    !args[dd + 1..].iter().any(|a| a.starts_with('-')),
+                    "{args:?}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn empty_package_lists_are_refused() {
+        let inv = Invocation::AptGetRemove {
+            names: vec![],
+            purge: false,
+        };
+        assert!(table_command_line(&inv, &table(), Some(9)).is_err());
+    }
+
+    #[test]
+    fn classes_decide_status_streaming() {
+        let inv = every_change_invocation();
+        assert!(inv[..6].iter().all(|i| class_of(i) == ExecClass::Change));
+        assert_eq!(class_of(&inv[6]), ExecClass::Reboot);
+        assert_eq!(
+            class_of(&Invocation::AptSimulateDistUpgrade),
+            ExecClass::Read
+        );
+        assert!(ExecClass::Change.streams_status());
+        assert!(!ExecClass::Read.streams_status() && !ExecClass::Reboot.streams_status());
+    }
+
+    #[test]
+    fn reboot_command_must_be_a_root_owned_file_writable_only_by_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let cmd = dir.path().join("recorder");
+        std::fs::write(&cmd, "#!/bin/sh\n").unwrap();
+        std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let as_root = nix::unistd::geteuid().is_root();
+        if as_root {
+            check_reboot_command(&cmd).unwrap();
+            std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o775)).unwrap();
+            let err = check_reboot_command(&cmd).unwrap_err().to_string();
+            assert!(err.contains("writable"), "{err}");
+            std::fs::set_permissions(&cmd, std::fs::Permissions::from_mode(0o755)).unwrap();
+            nix::unistd::chown(&cmd, Some(nix::unistd::Uid::from_raw(61002)), None).unwrap();
+            let err = check_reboot_command(&cmd).unwrap_err().to_string();
+            assert!(err.contains("uid 61002"), "{err}");
+        }
+        assert!(matches!(
+            check_reboot_command(&dir.path().join("missing")),
+            Err(RebootCommandError::Missing { .. })
+        ));
+        let err = check_reboot_command(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("regular file"), "{err}");
+    }
+}
