@@ -16,6 +16,8 @@ pub(super) struct HelperYaml<'a> {
     pub socket: &'a Path,
     pub package_root: &'a Path,
     pub apt_config: &'a Path,
+    /// The reboot recorder ([`reboot_recorder_script`]), so tests and the demo never reboot the host.
+    pub reboot_command: &'a Path,
 }
 
 /// Inputs of `config.yaml`.
@@ -53,7 +55,7 @@ fn path(p: &Path) -> Result<String> {
 }
 
 /// `helper.yaml`: numeric test ids, `allow_root_peer: true` so root test code can talk to the broker directly,
-/// the sandbox as package root and its `apt.conf` as `APT_CONFIG`.
+/// the sandbox as package root and its `apt.conf` as `APT_CONFIG`, and the reboot recorder as reboot command.
 pub(super) fn helper_yaml(c: &HelperYaml<'_>) -> Result<String> {
     Ok(format!(
         "# Written by lpa_testkit::harness.\n\
@@ -65,11 +67,29 @@ pub(super) fn helper_yaml(c: &HelperYaml<'_>) -> Result<String> {
          allow_root_peer: true\n\
          backend: auto\n\
          package_root: {root}\n\
-         apt:\n  config_file: {apt}\n",
+         apt:\n  config_file: {apt}\n\
+         reboot:\n  command: {reboot}\n",
         socket = path(c.socket)?,
         root = path(c.package_root)?,
         apt = path(c.apt_config)?,
+        reboot = path(c.reboot_command)?,
     ))
+}
+
+/// The reboot recorder: a `shutdown` stand-in that appends its arguments, one request per line, to `log`.
+/// The helper runs it as root and refuses one that is not root-owned or is writable by others, so the
+/// harness writes it root-owned 0755.
+pub(super) fn reboot_recorder_script(log: &Path) -> Result<String> {
+    Ok(format!(
+        "#!/bin/sh\n# Written by lpa_testkit::harness: records reboot requests instead of rebooting.\n\
+         echo \"$@\" >> {}\n",
+        shell_quoted(utf8(log)?)
+    ))
+}
+
+/// A single-quoted shell word.
+fn shell_quoted(text: &str) -> String {
+    format!("'{}'", text.replace('\'', r"'\''"))
 }
 
 /// `config.yaml` of the frontend.
@@ -131,6 +151,7 @@ mod tests {
             socket: Path::new("/w/run/helper.sock"),
             package_root: Path::new("/w/sandbox/root"),
             apt_config: Path::new("/w/sandbox/apt.conf"),
+            reboot_command: Path::new("/w/reboot-recorder"),
         })
         .unwrap();
         assert!(text.contains("frontend_user: 61001\n"), "{text}");
@@ -138,6 +159,20 @@ mod tests {
         assert!(text.contains("allow_root_peer: true\n"), "{text}");
         assert!(
             text.contains("config_file: \"/w/sandbox/apt.conf\"\n"),
+            "{text}"
+        );
+        assert!(
+            text.contains("reboot:\n  command: \"/w/reboot-recorder\"\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn reboot_recorder_appends_its_arguments_to_the_quoted_log() {
+        let text = reboot_recorder_script(Path::new("/w/it's/reboot-requests.log")).unwrap();
+        assert!(text.starts_with("#!/bin/sh\n"), "{text}");
+        assert!(
+            text.contains(r#"echo "$@" >> '/w/it'\''s/reboot-requests.log'"#),
             "{text}"
         );
     }

@@ -13,7 +13,11 @@
 //!   state/          frontend state_dir, owned by 61001
 //!   helper.yaml  config.yaml  whitelist.yaml
 //!   helper.log  frontend.log   (appended across restarts)
+//!   reboot-recorder            root-owned 0755; the helper's reboot command
+//!   reboot-requests.log        one line of arguments per reboot request (`-r +2`, `-r now`)
 //! ```
+//!
+//! The helper's reboot command is the recorder, so neither tests nor the demo ever reboot the host.
 
 mod config;
 mod daemon;
@@ -27,13 +31,15 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 pub use config::{BROKER_ID, FRONTEND_ID};
-use config::{FrontendYaml, HelperYaml, frontend_yaml, helper_yaml, whitelist_yaml};
+use config::{
+    FrontendYaml, HelperYaml, frontend_yaml, helper_yaml, reboot_recorder_script, whitelist_yaml,
+};
 use daemon::{Daemon, POLL, log_path};
 use net::{connect_addr, free_port};
 pub use options::StackOptions;
 
 use crate::error::{Error, IoContext, Result};
-use crate::fsutil::{chmod, chown, dir_0755, tail, utf8, write_public};
+use crate::fsutil::{chmod, chown, dir_0755, tail, utf8, write_public, write_with_mode};
 use crate::paths::binary_path;
 use crate::pki::TestPki;
 use crate::run::command_in;
@@ -43,6 +49,10 @@ use crate::sandbox::AptSandbox;
 pub const HELPER_BINARY: &str = "linux-patch-api-helper";
 /// Name of the frontend binary.
 pub const FRONTEND_BINARY: &str = "linux-patch-api";
+/// File name of the reboot recorder in the work directory.
+const REBOOT_RECORDER: &str = "reboot-recorder";
+/// File name of the recorder's log in the work directory.
+const REBOOT_REQUESTS_LOG: &str = "reboot-requests.log";
 /// Lines of each log shown in error messages and by [`Stack::logs`].
 const LOG_TAIL_LINES: usize = 60;
 
@@ -128,6 +138,13 @@ impl Stack {
 
         let whitelist = w.join("whitelist.yaml");
         write_public(&whitelist, whitelist_yaml(&options.whitelist))?;
+        // Root-owned (the kit runs as root) and 0755: the helper refuses anything others could rewrite.
+        let reboot_recorder = w.join(REBOOT_RECORDER);
+        write_with_mode(
+            &reboot_recorder,
+            reboot_recorder_script(&w.join(REBOOT_REQUESTS_LOG))?,
+            0o755,
+        )?;
         let helper_config = w.join("helper.yaml");
         write_public(
             &helper_config,
@@ -135,6 +152,7 @@ impl Stack {
                 socket: &helper_socket,
                 package_root: sandbox.root(),
                 apt_config: sandbox.apt_config_path(),
+                reboot_command: &reboot_recorder,
             })?,
         )?;
         let frontend_config = w.join("config.yaml");
@@ -212,6 +230,12 @@ impl Stack {
     /// The work directory.
     pub fn work_dir(&self) -> &Path {
         self.work.path()
+    }
+
+    /// Where the reboot recorder appends the arguments of each reboot request (`-r +2`, `-r now`), one per
+    /// line; the file exists only after the first request.
+    pub fn reboot_requests_log(&self) -> PathBuf {
+        self.work.path().join(REBOOT_REQUESTS_LOG)
     }
 
     /// `helper.yaml`.
