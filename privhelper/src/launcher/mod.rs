@@ -66,7 +66,7 @@ enum Event {
 /// Serves the broker until a signal or the broker's death. `broker` is the forked broker's pid.
 pub fn serve(sock: UnixStream, broker: Pid, table: Table, policy: SpawnPolicy) -> Exit {
     // Block the stop signals in this thread before any other thread exists, so every thread inherits the
-    // mask and only the dedicated signal thread receives them. std resets the mask in spawned children.
+    // mask and only the dedicated signal thread receives them. Children get an empty mask (see `spawn`).
     // (main already blocked them before opening the socket; blocking again is harmless.)
     let stop = stop_signals();
     if let Err(e) = stop.thread_block() {

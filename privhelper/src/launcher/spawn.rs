@@ -5,11 +5,19 @@
 //! how apt gets its `APT::Status-Fd`), so while it exists in the parent any other spawn would leak it into
 //! an unrelated child and keep the pipe open; the lock makes "create pipe, spawn, close the parent's copy"
 //! one step that no other spawn can interleave with.
+//!
+//! Children start with an empty signal mask. The launcher blocks SIGTERM/SIGINT in every thread (only its
+//! signal thread takes them), and a child inherits the mask of the thread that spawns it — std does not
+//! reset it — so without this apt, dpkg and every maintainer script would run with SIGTERM blocked, and a
+//! cancelled job could only be stopped by SIGKILL. The spawning thread clears its mask for the duration
+//! of the spawn call only. A stop signal that lands in exactly that window takes its default action and
+//! ends the launcher at once instead of in order — the stop that was asked for, minus the courtesy of
+//! stopping the broker first (which dies with its parent anyway).
 
 use super::status_pipe::{self, StatusPipe};
 use super::table::CommandLine;
 use lpa_protocol::launcher::{ExecOutput, LaunchError};
-use nix::sys::signal::{Signal, killpg};
+use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg};
 use nix::unistd::Pid;
 use std::io::Read;
 use std::os::unix::process::CommandExt;
@@ -107,7 +115,7 @@ pub fn run_with(
             cmd.env("APT_CONFIG", conf);
         }
     }
-    let spawned = cmd.spawn();
+    let spawned = spawn_with_empty_mask(&mut cmd);
     // Close the parent's write end while still holding the lock (also when the spawn failed).
     let reader = pipe.map(StatusPipe::into_reader);
     drop(guard);
@@ -164,6 +172,18 @@ pub fn run_with(
         stderr: String::from_utf8_lossy(&stderr).into_owned(),
         truncated: t1 || t2,
     })
+}
+
+/// Spawns `cmd` from this thread with an empty signal mask, restoring the mask afterwards.
+fn spawn_with_empty_mask(cmd: &mut Command) -> std::io::Result<std::process::Child> {
+    let saved = SigSet::empty()
+        .thread_swap_mask(SigmaskHow::SIG_SETMASK)
+        .map_err(std::io::Error::from)?;
+    let spawned = cmd.spawn();
+    if let Err(e) = saved.thread_set_mask() {
+        tracing::error!(error = %e, "cannot restore the launcher thread's signal mask");
+    }
+    spawned
 }
 
 /// Reads a pipe to its end on its own thread, keeping at most `limit` bytes and draining the rest so the
@@ -362,6 +382,24 @@ mod tests {
         .unwrap();
         let got = seen.lock().unwrap().unwrap();
         assert_eq!(out.stdout.trim(), got.to_string());
+    }
+
+    #[test]
+    fn children_start_with_an_empty_signal_mask_and_the_caller_keeps_its_own() {
+        let mut stop = SigSet::empty();
+        stop.add(Signal::SIGTERM);
+        stop.add(Signal::SIGINT);
+        stop.thread_block().unwrap();
+        let cl = CommandLine {
+            program: PathBuf::from("/bin/grep"),
+            args: vec!["SigBlk".into(), "/proc/self/status".into()],
+            is_apt: false,
+        };
+        let out = run(&cl, &SpawnPolicy::default()).unwrap();
+        assert_eq!(out.stdout.trim(), "SigBlk:\t0000000000000000");
+        let mine = SigSet::thread_get_mask().unwrap();
+        assert!(mine.contains(Signal::SIGTERM) && mine.contains(Signal::SIGINT));
+        stop.thread_unblock().unwrap();
     }
 
     #[test]

@@ -4,6 +4,8 @@
 //! test code (root) may connect. Everything lives in one 0755 temporary directory.
 #![allow(dead_code)]
 
+pub mod sandbox;
+
 use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use lpa_protocol::{ClientMessage, Hello, Operation, ServerMessage};
 use std::io::Write;
