@@ -170,6 +170,8 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: Cancellat
     debug!("accept loop stopped; waiting for open connections");
     tracker.close();
     tracker.wait().await;
+    // Upgraded WebSocket connections have left hyper; they are tracked by the API state.
+    ctx.state.websockets.shutdown().await;
 }
 
 fn is_resource_exhaustion(e: &io::Error) -> bool {

@@ -9,6 +9,7 @@ pub mod confinement;
 pub mod health;
 pub mod packages;
 pub mod system;
+pub mod ws;
 
 use crate::http::query::Query;
 use crate::http::router::Endpoint;

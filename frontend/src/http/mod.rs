@@ -56,6 +56,8 @@ pub struct AppState {
     pub packages: crate::api::packages::PackageCache,
     /// Every job, and the broadcast of their updates.
     pub jobs: Arc<crate::jobs::JobManager>,
+    /// Open WebSocket sessions (`/api/v1/ws/jobs`), ended by the listener's graceful shutdown.
+    pub websockets: crate::api::ws::Sessions,
     router: Router,
 }
 
@@ -69,6 +71,7 @@ impl AppState {
             started: Instant::now(),
             packages: Default::default(),
             jobs: Default::default(),
+            websockets: Default::default(),
             router: Router::new(),
         })
     }
@@ -80,6 +83,10 @@ pub async fn handle(
     conn: Arc<ConnInfo>,
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    // The WebSocket upgrade needs the request itself (hyper's upgrade handle lives in its extensions).
+    if req.uri().path() == crate::api::ws::PATH {
+        return Ok(crate::api::ws::accept(state, &conn, req));
+    }
     Ok(respond(&state, &conn, req).await)
 }
 

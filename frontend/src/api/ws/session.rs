@@ -1,0 +1,202 @@
+//! One WebSocket connection: reads client requests, forwards the subscribed jobs' updates, pings.
+//!
+//! Two halves run concurrently in the connection's task. The *main loop* owns the subscriptions and decides
+//! everything; the *writer* owns the socket's sending half and drains a bounded queue. The main loop never
+//! waits on the network: it only `try_send`s into the queue, so a peer that stops reading fills the queue (or
+//! falls behind the broadcast channel) and is closed with 1008 "too slow" — memory stays bounded by the queue,
+//! the broadcast channel's capacity and tungstenite's write buffer. A close frame reaches the writer on a
+//! separate signal, so it is not stuck behind a full queue; a peer that does not take even that is dropped
+//! after [`CLOSE_TIMEOUT`].
+
+use super::frames::{self, ClientRequest, FrameError};
+use super::subscriptions::{Subscriptions, TooMany};
+use crate::http::AppState;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use hyper_tungstenite::HyperWebsocketStream;
+use hyper_tungstenite::tungstenite::Message;
+use hyper_tungstenite::tungstenite::protocol::CloseFrame;
+use hyper_tungstenite::tungstenite::protocol::frame::coding::CloseCode;
+use std::fmt;
+use std::time::Duration;
+use tokio::sync::{broadcast, mpsc, oneshot};
+
+/// Frames that may wait for a slow peer before it is disconnected.
+pub(crate) const OUTGOING_QUEUE: usize = 256;
+/// How long the closing handshake may take before the socket is simply dropped.
+const CLOSE_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// Why a session ended (logged).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum End {
+    /// The client closed the socket or it failed.
+    PeerGone,
+    /// The client did not keep up with its events.
+    TooSlow,
+    /// The client did not answer a ping within an interval.
+    NoPong,
+    /// The service is shutting down.
+    Shutdown,
+}
+
+impl fmt::Display for End {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            End::PeerGone => "closed by the client",
+            End::TooSlow => "client too slow",
+            End::NoPong => "client did not answer a ping",
+            End::Shutdown => "service shutting down",
+        })
+    }
+}
+
+impl End {
+    /// The close frame sent to the client, if one is worth sending.
+    fn close_frame(self) -> Option<CloseFrame> {
+        let (code, reason) = match self {
+            End::PeerGone => return None,
+            End::TooSlow => (CloseCode::Policy, "too slow"),
+            End::NoPong => (CloseCode::Policy, "no pong"),
+            End::Shutdown => (CloseCode::Away, "server shutting down"),
+        };
+        Some(CloseFrame {
+            code,
+            reason: reason.into(),
+        })
+    }
+}
+
+/// Serves one upgraded connection until it ends.
+pub(crate) async fn run(ws: HyperWebsocketStream, state: &AppState) -> End {
+    // Subscribe before anything else so no update published after the upgrade is missed.
+    let updates = state.jobs.subscribe();
+    let (sink, stream) = ws.split();
+    let (queue, outgoing) = mpsc::channel(OUTGOING_QUEUE);
+    let (close_tx, close_rx) = oneshot::channel();
+    let main = async {
+        let end = main_loop(stream, updates, &queue, state).await;
+        let _ = close_tx.send(end.close_frame());
+        end
+    };
+    let (end, ()) = tokio::join!(main, write_loop(sink, outgoing, close_rx));
+    end
+}
+
+async fn main_loop(
+    mut stream: SplitStream<HyperWebsocketStream>,
+    mut updates: broadcast::Receiver<crate::jobs::JobUpdate>,
+    queue: &mpsc::Sender<Message>,
+    state: &AppState,
+) -> End {
+    let sessions = &state.websockets;
+    let shutdown = sessions.shutdown_token().clone();
+    let interval = sessions.ping_interval();
+    let mut pings = tokio::time::interval_at(tokio::time::Instant::now() + interval, interval);
+    pings.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let mut awaiting_pong = false;
+    let mut subscriptions = Subscriptions::default();
+    let send = |text: String| enqueue(queue, Message::text(text));
+    loop {
+        let step = tokio::select! {
+            () = shutdown.cancelled() => Err(End::Shutdown),
+            () = queue.closed() => Err(End::PeerGone),
+            frame = stream.next() => match frame {
+                None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Err(End::PeerGone),
+                Some(Ok(Message::Text(text))) => send(answer(&text, &mut subscriptions)),
+                Some(Ok(Message::Binary(_))) => send(frames::error(&FrameError::Binary)),
+                Some(Ok(Message::Pong(_))) => {
+                    awaiting_pong = false;
+                    Ok(())
+                }
+                // tungstenite answers pings itself.
+                Some(Ok(Message::Ping(_) | Message::Frame(_))) => Ok(()),
+            },
+            update = updates.recv() => match update {
+                Ok(update) if subscriptions.wants(&update.job_id) => send(frames::job_update(&update)),
+                Ok(_) => Ok(()),
+                Err(broadcast::error::RecvError::Lagged(_)) => Err(End::TooSlow),
+                Err(broadcast::error::RecvError::Closed) => Err(End::Shutdown),
+            },
+            _ = pings.tick() => {
+                if awaiting_pong {
+                    Err(End::NoPong)
+                } else {
+                    awaiting_pong = true;
+                    enqueue(queue, Message::Ping(Default::default()))
+                }
+            }
+        };
+        if let Err(end) = step {
+            return end;
+        }
+    }
+}
+
+/// Queues a frame; a full queue means the client is too slow.
+fn enqueue(queue: &mpsc::Sender<Message>, message: Message) -> Result<(), End> {
+    queue.try_send(message).map_err(|e| match e {
+        mpsc::error::TrySendError::Full(_) => End::TooSlow,
+        mpsc::error::TrySendError::Closed(_) => End::PeerGone,
+    })
+}
+
+/// The reply to one client text frame, updating the subscriptions.
+fn answer(text: &str, subscriptions: &mut Subscriptions) -> String {
+    match frames::parse(text) {
+        Ok(ClientRequest::Subscribe(id)) => match subscriptions.add(id) {
+            Ok(()) => frames::acknowledgement("subscribed", Some(id)),
+            Err(TooMany) => frames::error(&FrameError::Shape(
+                "too many single-job subscriptions on this connection; use subscribe_all",
+            )),
+        },
+        Ok(ClientRequest::SubscribeAll) => {
+            subscriptions.add_all();
+            frames::acknowledgement("subscribed", None)
+        }
+        Ok(ClientRequest::Unsubscribe(id)) => {
+            subscriptions.remove(&id);
+            frames::acknowledgement("unsubscribed", Some(id))
+        }
+        Ok(ClientRequest::UnsubscribeAll) => {
+            subscriptions.clear();
+            frames::acknowledgement("unsubscribed", None)
+        }
+        Ok(ClientRequest::Ping) => frames::pong(),
+        Err(e) => frames::error(&e),
+    }
+}
+
+/// Sends queued frames until the main loop signals the end, then the close frame (bounded in time).
+async fn write_loop(
+    mut sink: SplitSink<HyperWebsocketStream, Message>,
+    mut outgoing: mpsc::Receiver<Message>,
+    mut close: oneshot::Receiver<Option<CloseFrame>>,
+) {
+    let close_frame = loop {
+        tokio::select! {
+            biased;
+            frame = &mut close => break frame.ok().flatten(),
+            message = outgoing.recv() => {
+                let Some(message) = message else { break None };
+                // A peer that does not read blocks this send; the close signal must still get through.
+                tokio::select! {
+                    biased;
+                    frame = &mut close => break frame.ok().flatten(),
+                    sent = sink.send(message) => if sent.is_err() {
+                        // The socket failed: nothing more can be written; let the main loop notice.
+                        drop(outgoing);
+                        return;
+                    },
+                }
+            }
+        }
+    };
+    drop(outgoing);
+    let _ = tokio::time::timeout(CLOSE_TIMEOUT, async {
+        if let Some(frame) = close_frame {
+            let _ = sink.send(Message::Close(Some(frame))).await;
+        }
+        let _ = sink.close().await;
+    })
+    .await;
+}

@@ -1,0 +1,76 @@
+//! Every open WebSocket session, so that graceful shutdown can end them.
+//!
+//! An upgraded connection leaves hyper: the listener's own task tracker no longer sees it. Sessions are
+//! therefore spawned on this tracker, and [`Sessions::shutdown`] (called by the listener once its accept loop
+//! has stopped) cancels them with close code 1001 and waits until they have ended.
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// How often the server pings each client by default (API.md: every 30 s). A client that has not answered a
+/// ping by the next one is dropped.
+pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
+
+/// The tracker, the shutdown token and the ping interval of all sessions. Cheap to clone (shared handles).
+#[derive(Debug, Clone)]
+pub struct Sessions {
+    tracker: TaskTracker,
+    shutdown: CancellationToken,
+    ping_interval_ms: Arc<AtomicU64>,
+}
+
+impl Default for Sessions {
+    fn default() -> Self {
+        Sessions {
+            tracker: TaskTracker::new(),
+            shutdown: CancellationToken::new(),
+            ping_interval_ms: Arc::new(AtomicU64::new(millis(DEFAULT_PING_INTERVAL))),
+        }
+    }
+}
+
+fn millis(d: Duration) -> u64 {
+    u64::try_from(d.as_millis()).unwrap_or(u64::MAX).max(1)
+}
+
+impl Sessions {
+    /// Number of open sessions.
+    pub fn active(&self) -> usize {
+        self.tracker.len()
+    }
+
+    /// Sets the ping interval of sessions opened from now on (tests use a short one).
+    pub fn set_ping_interval(&self, interval: Duration) {
+        self.ping_interval_ms
+            .store(millis(interval), Ordering::Relaxed);
+    }
+
+    /// The current ping interval.
+    pub fn ping_interval(&self) -> Duration {
+        Duration::from_millis(self.ping_interval_ms.load(Ordering::Relaxed))
+    }
+
+    /// Cancelled when the service shuts down.
+    pub(crate) fn shutdown_token(&self) -> &CancellationToken {
+        &self.shutdown
+    }
+
+    /// Runs a session on the tracker.
+    pub(crate) fn spawn<F>(&self, session: F)
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        self.tracker.spawn(session);
+    }
+
+    /// Tells every session to close (code 1001) and waits until all have ended.
+    pub async fn shutdown(&self) {
+        self.shutdown.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
