@@ -37,7 +37,7 @@ pub struct Config {
     pub helper: HelperSection,
     /// Directory for job history and cache state (frontend-owned). Default `/var/lib/linux_patch_api`.
     pub state_dir: PathBuf,
-    /// Job manager limits (accepted now, used by the jobs issue).
+    /// Job manager limits.
     pub jobs: JobsSection,
     /// Log output.
     pub logging: LoggingSection,
@@ -170,16 +170,22 @@ impl Default for HelperSection {
     }
 }
 
-/// `jobs:` — job manager limits (used by the jobs issue).
+/// `jobs:` — job manager limits.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct JobsSection {
-    /// Jobs running at once. Default `5`.
+    /// Read-only helper work the job manager does at once (package-changing jobs always run one at a time).
+    /// Default `5`.
     pub max_concurrent: u32,
     /// Minutes before a running job is timed out. Default `30`.
     pub timeout_minutes: u64,
-    /// Queued jobs beyond which new ones get `QUEUE_FULL`. Default `100`.
+    /// Seconds before a running job is timed out; overrides `timeout_minutes` when set (short timeouts in
+    /// tests and demos). Default none.
+    pub timeout_seconds: Option<u64>,
+    /// Unfinished jobs (pending or running) beyond which new ones get `QUEUE_FULL`. Default `100`.
     pub max_queue_depth: u32,
+    /// Finished jobs kept in the history; the oldest are removed beyond it. Default `1000`.
+    pub history_limit: u64,
 }
 
 impl Default for JobsSection {
@@ -187,7 +193,19 @@ impl Default for JobsSection {
         JobsSection {
             max_concurrent: 5,
             timeout_minutes: 30,
+            timeout_seconds: None,
             max_queue_depth: 100,
+            history_limit: 1000,
+        }
+    }
+}
+
+impl JobsSection {
+    /// The job timeout.
+    pub fn timeout(&self) -> Duration {
+        match self.timeout_seconds {
+            Some(seconds) => Duration::from_secs(seconds),
+            None => Duration::from_secs(self.timeout_minutes.saturating_mul(60)),
         }
     }
 }

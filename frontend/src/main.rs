@@ -2,8 +2,9 @@
 //!
 //! Start-up order: refuse root (before reading anything), load and validate `config.yaml`, set up logging,
 //! load the whitelist (unreadable or invalid means deny all, logged as an error, the daemon keeps running),
-//! build the TLS configuration, open the listener (systemd socket or bind), serve until SIGTERM/SIGINT, then
-//! shut down gracefully and exit 0.
+//! build the TLS configuration, load the job history, open the listener (systemd socket or bind), start the
+//! job worker and recovery, serve until SIGTERM/SIGINT, then shut down gracefully and exit 0. A job still
+//! running at shutdown is resolved by recovery at the next start.
 //!
 //! `--check-config` validates the configuration, the whitelist and the certificate files, lists unknown
 //! keys, and exits: 0 when everything is fine, 1 on errors, 2 when the only problem is unknown keys.
@@ -13,6 +14,7 @@ use anyhow::{Context as _, Result};
 use clap::Parser;
 use lpa_frontend::config::{self, LoadedConfig, UnknownKey};
 use lpa_frontend::http::{ApiSettings, AppState};
+use lpa_frontend::jobs::JobSettings;
 use lpa_frontend::listener::{self, Limits, ListenerSource};
 use lpa_frontend::tls;
 use lpa_frontend::whitelist::Whitelist;
@@ -133,7 +135,19 @@ fn run(args: &Args) -> Result<ExitCode> {
         max_body_bytes: config.server.max_body_bytes,
         body_timeout: config.server.request_timeout(),
         server_cert_not_after: server_tls.server_cert_not_after,
+        jobs: JobSettings {
+            state_dir: Some(config.state_dir.clone()),
+            max_concurrent: config.jobs.max_concurrent as usize,
+            max_queue_depth: config.jobs.max_queue_depth as usize,
+            timeout: config.jobs.timeout(),
+            history_limit: usize::try_from(config.jobs.history_limit).unwrap_or(usize::MAX),
+            cache_stale_after: Duration::from_secs(
+                config.cache.stale_after_hours.saturating_mul(3600),
+            ),
+            ..JobSettings::default()
+        },
     });
+    let jobs = state.jobs.clone();
     let ctx = Arc::new(listener::Context {
         tls: Arc::new(arc_swap::ArcSwap::new(server_tls.config)),
         whitelist,
@@ -156,6 +170,8 @@ fn run(args: &Args) -> Result<ExitCode> {
             ListenerSource::SocketActivation => info!("listening on {addr} (socket activation)"),
             ListenerSource::Bound => info!("listening on {addr}"),
         }
+        // Jobs left running by a previous process are resolved, then queued jobs run.
+        jobs.start();
         let shutdown = CancellationToken::new();
         let mut serving = tokio::spawn(listener::serve(tcp, ctx, shutdown.clone()));
         tokio::select! {

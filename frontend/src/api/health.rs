@@ -4,11 +4,15 @@
 //! the answer reflects the helper *now*. A helper that cannot be reached makes the status `degraded`; the
 //! check itself still answers 200, because the frontend is up and can say what is wrong.
 //!
-//! Not yet implemented (the jobs issue brings the cache policy): `last_cache_update` is always `null` and
-//! `cache_status` always `unknown`; `job_queue` is always `ok`.
+//! `last_cache_update` and `cache_status` come from the cache state (`<state_dir>/state/cache.json`). A
+//! `stale` or `unknown` cache makes the check queue one background `cache_refresh` job (never a second one
+//! while one is pending or running); a `failed` last refresh makes the status `degraded`. `job_queue` is
+//! `ok`, or says what is wrong with the job history (unreadable files set aside, failed writes, jobs
+//! waiting to be recovered).
 
 use super::confinement;
 use crate::http::AppState;
+use crate::jobs::cache::CacheStatus;
 use lpa_protocol::Operation;
 use serde_json::{Value, json};
 use time::OffsetDateTime;
@@ -36,7 +40,14 @@ pub async fn health(state: &AppState) -> Value {
         state.settings.server_cert_not_after,
         OffsetDateTime::now_utc(),
     );
-    let status = if helper_ok && cert_ok {
+    let cache = state.jobs.cache();
+    let cache_status = cache.status();
+    if helper_ok {
+        state.jobs.refresh_cache_if_stale();
+    }
+    let job_queue = state.jobs.health_check();
+    let cache_ok = cache_status != CacheStatus::Failed;
+    let status = if helper_ok && cert_ok && cache_ok && job_queue == "ok" {
         "healthy"
     } else {
         "degraded"
@@ -45,14 +56,14 @@ pub async fn health(state: &AppState) -> Value {
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs(),
-        "last_cache_update": null,
-        "cache_status": "unknown",
+        "last_cache_update": cache.last_update(),
+        "cache_status": cache_status.as_str(),
         "checks": {
             "config": "ok",
             "certificates": certificates,
             "helper": helper,
             "package_manager": package_manager,
-            "job_queue": "ok",
+            "job_queue": job_queue,
         },
         "confinement": {
             "frontend": confinement::measure_self().await,

@@ -59,6 +59,16 @@ pub fn validate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), Co
         "must be at least 1",
     );
     issues.check(
+        config.jobs.timeout_seconds != Some(0),
+        "jobs.timeout_seconds",
+        "must be at least 1",
+    );
+    issues.check(
+        config.jobs.history_limit != 0,
+        "jobs.history_limit",
+        "must be at least 1",
+    );
+    issues.check(
         config.cache.stale_after_hours != 0,
         "cache.stale_after_hours",
         "must be at least 1",

@@ -75,6 +75,12 @@ impl Connection {
         &self.ack
     }
 
+    /// Gives up the connection for a streamed request: its read half, its write half and the next free id.
+    /// The connection is never returned to the pool afterwards (see [`super::stream`]).
+    pub(crate) fn into_parts(self) -> (Reader, Writer, RequestId) {
+        (self.reader, self.writer, self.next_id)
+    }
+
     /// Sends one operation and waits for its answer.
     pub(crate) async fn exchange(
         &mut self,
@@ -96,7 +102,12 @@ impl Connection {
     }
 }
 
-async fn send(
+/// The read half of a connection, decoding frames of at most [`MAX_RESPONSE_FRAME`] bytes.
+pub(crate) type Reader = FramedRead<OwnedReadHalf, LengthDelimitedCodec>;
+/// The write half of a connection, encoding frames of at most [`MAX_REQUEST_FRAME`] bytes.
+pub(crate) type Writer = FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>;
+
+pub(crate) async fn send(
     writer: &mut FramedWrite<OwnedWriteHalf, LengthDelimitedCodec>,
     msg: &ClientMessage,
 ) -> Result<(), HelperClientError> {
@@ -108,7 +119,7 @@ async fn send(
         .map_err(HelperClientError::Io)
 }
 
-async fn receive(
+pub(crate) async fn receive(
     reader: &mut FramedRead<OwnedReadHalf, LengthDelimitedCodec>,
 ) -> Result<ServerMessage, HelperClientError> {
     match reader.next().await {
@@ -119,8 +130,10 @@ async fn receive(
     }
 }
 
-fn describe(msg: &ServerMessage) -> &'static str {
+pub(crate) fn describe(msg: &ServerMessage) -> &'static str {
     match msg {
+        ServerMessage::Event { .. } => "a job event",
+        ServerMessage::CancelRefused { .. } => "a cancel refusal",
         ServerMessage::HelloAck(_) => "a hello acknowledgement",
         ServerMessage::HelloRefused { .. } => "a hello refusal",
         ServerMessage::Response { .. } => "a response",

@@ -5,12 +5,14 @@ use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use lpa_protocol::{
-    Backend, ClientMessage, HelloAck, HelperError, Operation, Outcome, PROTOCOL_VERSION,
-    ServerMessage,
+    Backend, ChangeFailure, ChangeReport, ClientMessage, FailureKind, HelloAck, HelperError,
+    JobEvent, Operation, Outcome, PROTOCOL_VERSION, PackageChange, ServerMessage,
 };
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
 use tokio::net::UnixListener;
 use tokio::task::JoinSet;
 use tokio_util::codec::{FramedRead, FramedWrite};
@@ -36,6 +38,62 @@ pub(crate) enum Reply {
     Close,
     /// Answer with an id that was not asked for.
     WrongId,
+    /// Stream events as a package-changing request does, honouring `Cancel` and `Abort`.
+    Script(Script),
+}
+
+/// A streamed answer: steps in order, then `end`.
+///
+/// While a step runs, `Cancel` is honoured the way the real broker does it: before a
+/// [`JobEvent::ChangesStarted`] step the request ends with a `Cancelled` failure, after it the broker
+/// answers `CancelRefused` and carries on. `Abort` always ends the request with a `Timeout` failure whose
+/// `changes` are `changes_on_abort`.
+#[derive(Debug, Clone)]
+pub(crate) struct Script {
+    /// What happens, in order.
+    pub(crate) steps: Vec<Step>,
+    /// The final answer when nothing interrupted the script.
+    pub(crate) end: Result<Outcome, HelperError>,
+    /// Changes reported when the request is aborted.
+    pub(crate) changes_on_abort: Vec<PackageChange>,
+}
+
+/// One step of a [`Script`].
+#[derive(Debug, Clone)]
+pub(crate) enum Step {
+    /// Send this event.
+    Event(JobEvent),
+    /// Wait, listening for `Cancel` and `Abort`.
+    Sleep(Duration),
+}
+
+impl Script {
+    /// Progress events, then success with `changes`.
+    pub(crate) fn ok(steps: Vec<Step>, changes: Vec<PackageChange>) -> Self {
+        Script {
+            steps,
+            end: Ok(Outcome::Changed(ChangeReport {
+                changes,
+                message: "done".into(),
+                exit_code: Some(0),
+                stdout: "out".into(),
+                stderr: String::new(),
+            })),
+            changes_on_abort: Vec::new(),
+        }
+    }
+}
+
+/// A `Change` failure of `kind` with `changes`.
+pub(crate) fn change_failure(kind: FailureKind, changes: Vec<PackageChange>) -> HelperError {
+    HelperError::Change(ChangeFailure {
+        kind,
+        message: format!("fake {}", kind.code()),
+        exit_code: Some(100),
+        stdout: "fake stdout".into(),
+        stderr: "fake stderr".into(),
+        changes,
+    })
 }
 
 type Answerer = Arc<dyn Fn(&Operation) -> Reply + Send + Sync>;
@@ -45,7 +103,20 @@ pub(crate) struct FakeBroker {
     socket: PathBuf,
     accepted: Arc<AtomicUsize>,
     requests: Arc<AtomicUsize>,
+    log: Arc<Log>,
     task: tokio::task::JoinHandle<()>,
+}
+
+/// What the fake broker saw, for assertions.
+#[derive(Debug, Default)]
+pub(crate) struct Log {
+    /// Every operation, in arrival order.
+    operations: Mutex<Vec<Operation>>,
+    /// `cancel` / `abort` for each control message received.
+    controls: Mutex<Vec<&'static str>>,
+    /// Scripts running right now, and the most ever running at once.
+    in_flight: AtomicUsize,
+    max_in_flight: AtomicUsize,
 }
 
 impl Drop for FakeBroker {
@@ -66,7 +137,8 @@ impl FakeBroker {
         let accepted = Arc::new(AtomicUsize::new(0));
         let requests = Arc::new(AtomicUsize::new(0));
         let answer: Answerer = Arc::new(answer);
-        let (acc, req) = (accepted.clone(), requests.clone());
+        let log = Arc::new(Log::default());
+        let (acc, req, lg) = (accepted.clone(), requests.clone(), log.clone());
         let task = tokio::spawn(async move {
             // Owned here so that aborting this task also aborts every connection task.
             let mut conns = JoinSet::new();
@@ -75,15 +147,37 @@ impl FakeBroker {
                     return;
                 };
                 acc.fetch_add(1, Ordering::SeqCst);
-                conns.spawn(serve(stream, hello, answer.clone(), req.clone()));
+                conns.spawn(serve(
+                    stream,
+                    hello,
+                    answer.clone(),
+                    req.clone(),
+                    lg.clone(),
+                ));
             }
         });
         FakeBroker {
             socket: socket.to_path_buf(),
             accepted,
             requests,
+            log,
             task,
         }
+    }
+
+    /// Every operation received so far, in order.
+    pub(crate) fn operations(&self) -> Vec<Operation> {
+        self.log.operations.lock().unwrap().clone()
+    }
+
+    /// The control messages received so far (`cancel`, `abort`).
+    pub(crate) fn controls(&self) -> Vec<&'static str> {
+        self.log.controls.lock().unwrap().clone()
+    }
+
+    /// The most scripted (package-changing) requests that ever ran at once.
+    pub(crate) fn max_in_flight(&self) -> usize {
+        self.log.max_in_flight.load(Ordering::SeqCst)
     }
 
     /// How many connections were accepted.
@@ -102,6 +196,7 @@ async fn serve(
     hello: HelloMode,
     answer: Answerer,
     requests: Arc<AtomicUsize>,
+    log: Arc<Log>,
 ) {
     let (r, w) = stream.into_split();
     let mut reader = FramedRead::new(r, frame::codec(MAX_REQUEST_FRAME));
@@ -143,7 +238,18 @@ async fn serve(
             return;
         };
         requests.fetch_add(1, Ordering::SeqCst);
+        log.operations.lock().unwrap().push(operation.clone());
         let msg = match answer(&operation) {
+            Reply::Script(script) => {
+                let now = log.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+                log.max_in_flight.fetch_max(now, Ordering::SeqCst);
+                let result = run_script(id, script, &mut reader, &mut writer, &log).await;
+                log.in_flight.fetch_sub(1, Ordering::SeqCst);
+                match result {
+                    Some(result) => ServerMessage::Response { id, result },
+                    None => return,
+                }
+            }
             Reply::Answer(result) => ServerMessage::Response { id, result },
             Reply::Hang => {
                 std::future::pending::<()>().await;
@@ -159,4 +265,63 @@ async fn serve(
             return;
         }
     }
+}
+
+type Reader = FramedRead<tokio::net::unix::OwnedReadHalf, tokio_util::codec::LengthDelimitedCodec>;
+type Writer =
+    FramedWrite<tokio::net::unix::OwnedWriteHalf, tokio_util::codec::LengthDelimitedCodec>;
+
+/// Plays `script`; `None` when the connection went away.
+async fn run_script(
+    id: u64,
+    script: Script,
+    reader: &mut Reader,
+    writer: &mut Writer,
+    log: &Log,
+) -> Option<Result<Outcome, HelperError>> {
+    let encode = |msg: ServerMessage| {
+        Bytes::from(frame::encode(&msg, MAX_RESPONSE_FRAME).expect("encode answer"))
+    };
+    let mut started = false;
+    for step in script.steps {
+        match step {
+            Step::Event(event) => {
+                started |= event == JobEvent::ChangesStarted;
+                writer
+                    .send(encode(ServerMessage::Event { id, event }))
+                    .await
+                    .ok()?;
+            }
+            Step::Sleep(d) => {
+                let sleep = tokio::time::sleep(d);
+                tokio::pin!(sleep);
+                loop {
+                    tokio::select! {
+                        _ = &mut sleep => break,
+                        frame = reader.next() => {
+                            let bytes = frame?.ok()?;
+                            match frame::decode::<ClientMessage>(&bytes, MAX_REQUEST_FRAME).ok()? {
+                                ClientMessage::Cancel { id: got } if got == id => {
+                                    log.controls.lock().unwrap().push("cancel");
+                                    if !started {
+                                        return Some(Err(change_failure(FailureKind::Cancelled, vec![])));
+                                    }
+                                    writer.send(encode(ServerMessage::CancelRefused { id })).await.ok()?;
+                                }
+                                ClientMessage::Abort { id: got } if got == id => {
+                                    log.controls.lock().unwrap().push("abort");
+                                    return Some(Err(change_failure(
+                                        FailureKind::Timeout,
+                                        script.changes_on_abort,
+                                    )));
+                                }
+                                _ => return None,
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    Some(script.end)
 }

@@ -6,13 +6,17 @@
 //! simply reconnects, without restarting the frontend.
 //!
 //! A reused connection may have been closed by the helper while it sat idle (a restart, an idle timeout).
-//! Such a failure before any answer arrived is retried once on a fresh connection. Every operation that
-//! exists today only reads, so sending it a second time is harmless; an operation that changes the system
-//! must not be added without revisiting that rule (see [`is_retry_safe`]).
+//! Such a failure before any answer arrived is retried once on a fresh connection, but only for operations
+//! that read ([`is_retry_safe`]). Operations that change the host ([`Operation::changes_host`]) go through
+//! [`HelperClient::start_change`] instead ([`stream`]): a dedicated connection, streamed events, cancel and
+//! abort, and never an automatic retry.
 
 mod connection;
 #[cfg(test)]
 pub(crate) mod fake_broker;
+pub mod stream;
+
+pub use stream::{ChangeCall, ChangeControl, ChangeMessage};
 
 use connection::Connection;
 use lpa_protocol::{Backend, HelperError, Operation, Outcome};
@@ -98,8 +102,8 @@ impl std::fmt::Debug for HelperClient {
     }
 }
 
-/// Whether an operation may be sent a second time after a connection failed before its answer arrived.
-/// All current operations only read.
+/// Whether an operation may be sent a second time after a connection failed before its answer arrived:
+/// only operations that read. Nothing that changes the host is ever in this list.
 pub fn is_retry_safe(operation: &Operation) -> bool {
     matches!(
         operation,

@@ -47,8 +47,17 @@ struct SuccessEnvelope<'a> {
 
 /// A 200 answer carrying `data`.
 pub fn success(request_id: Uuid, data: &RawValue) -> Response<Full<Bytes>> {
+    success_with_status(StatusCode::OK, request_id, data)
+}
+
+/// A success answer with `status` (200, or 202 for an accepted job) carrying `data`.
+pub fn success_with_status(
+    status: StatusCode,
+    request_id: Uuid,
+    data: &RawValue,
+) -> Response<Full<Bytes>> {
     build(
-        StatusCode::OK,
+        status,
         request_id,
         &SuccessEnvelope {
             success: true,

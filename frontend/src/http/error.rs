@@ -104,6 +104,40 @@ pub enum ApiError {
         /// What failed.
         message: String,
     },
+    /// 400 `INVALID_JOB_ID`: the path segment is not a UUID.
+    #[error("invalid job id {}: a job id is a UUID", sanitize(.id))]
+    InvalidJobId {
+        /// What was sent.
+        id: String,
+    },
+    /// 404 `JOB_NOT_FOUND`.
+    #[error("job {id} not found")]
+    JobNotFound {
+        /// The job.
+        id: String,
+    },
+    /// 429 `QUEUE_FULL` (retryable).
+    #[error("{message}")]
+    QueueFull {
+        /// Why.
+        message: String,
+        /// `jobs.max_queue_depth`.
+        depth: usize,
+    },
+    /// 409 `JOB_NOT_CANCELLABLE`.
+    #[error("{message}")]
+    JobNotCancellable {
+        /// Why.
+        message: String,
+    },
+    /// 409 `REBOOT_BLOCKED`.
+    #[error("{message}")]
+    RebootBlocked {
+        /// Why.
+        message: String,
+        /// Package jobs pending or running.
+        active_jobs: usize,
+    },
 }
 
 impl ApiError {
@@ -112,10 +146,16 @@ impl ApiError {
         match self {
             ApiError::InvalidRequest { .. }
             | ApiError::Validation { .. }
-            | ApiError::InvalidServiceName { .. } => StatusCode::BAD_REQUEST,
+            | ApiError::InvalidServiceName { .. }
+            | ApiError::InvalidJobId { .. } => StatusCode::BAD_REQUEST,
             ApiError::NotFound
             | ApiError::PackageNotFound { .. }
-            | ApiError::ServiceNotFound { .. } => StatusCode::NOT_FOUND,
+            | ApiError::ServiceNotFound { .. }
+            | ApiError::JobNotFound { .. } => StatusCode::NOT_FOUND,
+            ApiError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::JobNotCancellable { .. } | ApiError::RebootBlocked { .. } => {
+                StatusCode::CONFLICT
+            }
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -144,6 +184,11 @@ impl ApiError {
             ApiError::ServiceUnhealthy { .. } => "SERVICE_UNHEALTHY",
             ApiError::PackageManager { .. } => "PKG_MANAGER_ERROR",
             ApiError::Internal { .. } => "INTERNAL_ERROR",
+            ApiError::InvalidJobId { .. } => "INVALID_JOB_ID",
+            ApiError::JobNotFound { .. } => "JOB_NOT_FOUND",
+            ApiError::QueueFull { .. } => "QUEUE_FULL",
+            ApiError::JobNotCancellable { .. } => "JOB_NOT_CANCELLABLE",
+            ApiError::RebootBlocked { .. } => "REBOOT_BLOCKED",
         }
     }
 
@@ -154,6 +199,7 @@ impl ApiError {
             ApiError::HelperUnavailable { .. }
                 | ApiError::PackageManager { .. }
                 | ApiError::RequestTimeout { .. }
+                | ApiError::QueueFull { .. }
         )
     }
 
@@ -167,6 +213,10 @@ impl ApiError {
                 "allowed_methods": allow.iter().map(Method::as_str).collect::<Vec<_>>()
             })),
             ApiError::PayloadTooLarge { limit } => Some(json!({ "max_body_bytes": limit })),
+            ApiError::QueueFull { depth, .. } => Some(json!({ "max_queue_depth": depth })),
+            ApiError::RebootBlocked { active_jobs, .. } => {
+                Some(json!({ "active_package_jobs": active_jobs }))
+            }
             _ => None,
         }
     }
@@ -234,6 +284,34 @@ impl From<HelperError> for ApiError {
             },
             other => ApiError::Internal {
                 message: helper_text(&other.to_string()),
+            },
+        }
+    }
+}
+
+impl From<crate::jobs::queue::SubmitError> for ApiError {
+    fn from(e: crate::jobs::queue::SubmitError) -> Self {
+        use crate::jobs::queue::SubmitError;
+        match e {
+            SubmitError::QueueFull { depth } => ApiError::QueueFull {
+                message: e.to_string(),
+                depth,
+            },
+            SubmitError::RebootBlocked { active } => ApiError::RebootBlocked {
+                message: e.to_string(),
+                active_jobs: active,
+            },
+        }
+    }
+}
+
+impl From<crate::jobs::cancel::CancelError> for ApiError {
+    fn from(e: crate::jobs::cancel::CancelError) -> Self {
+        use crate::jobs::cancel::CancelError;
+        match e {
+            CancelError::NotFound(id) => ApiError::JobNotFound { id: id.to_string() },
+            CancelError::NotCancellable { .. } => ApiError::JobNotCancellable {
+                message: e.to_string(),
             },
         }
     }

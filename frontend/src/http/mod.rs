@@ -41,6 +41,22 @@ pub struct ApiSettings {
     pub body_timeout: Duration,
     /// Expiry of the server certificate, for the health check.
     pub server_cert_not_after: Option<time::OffsetDateTime>,
+    /// The job manager's settings (state directory, limits, timeout, cache freshness).
+    pub jobs: crate::jobs::JobSettings,
+}
+
+impl Default for ApiSettings {
+    /// The defaults of `config.yaml`, with jobs kept in memory (`jobs.state_dir` unset).
+    fn default() -> Self {
+        ApiSettings {
+            helper_socket: PathBuf::from("/run/linux-patch-api/helper.sock"),
+            helper_timeout: Duration::from_secs(120),
+            max_body_bytes: 1024 * 1024,
+            body_timeout: Duration::from_secs(30),
+            server_cert_not_after: None,
+            jobs: crate::jobs::JobSettings::default(),
+        }
+    }
 }
 
 /// Shared state of the API layer.
@@ -48,8 +64,8 @@ pub struct ApiSettings {
 pub struct AppState {
     /// Settings.
     pub settings: ApiSettings,
-    /// The connection to the helper's broker.
-    pub helper: HelperClient,
+    /// The connection to the helper's broker (shared with the job manager).
+    pub helper: Arc<HelperClient>,
     /// When the service started, for `uptime_seconds`.
     pub started: Instant,
     /// The merged package list, reused while the helper's package-state fingerprint is unchanged.
@@ -62,15 +78,23 @@ pub struct AppState {
 }
 
 impl AppState {
-    /// Builds the state. Does not connect to the helper: the first request does.
+    /// Builds the state and loads the job history. Does not connect to the helper and starts nothing: call
+    /// [`crate::jobs::JobManager::start`] on `jobs` inside the runtime to run jobs and recovery.
     pub fn new(settings: ApiSettings) -> Arc<Self> {
-        let helper = HelperClient::new(settings.helper_socket.clone(), settings.helper_timeout);
+        let helper = Arc::new(HelperClient::new(
+            settings.helper_socket.clone(),
+            settings.helper_timeout,
+        ));
+        let jobs = Arc::new(crate::jobs::JobManager::new(
+            settings.jobs.clone(),
+            helper.clone(),
+        ));
         Arc::new(AppState {
             settings,
             helper,
             started: Instant::now(),
             packages: Default::default(),
-            jobs: Default::default(),
+            jobs,
             websockets: Default::default(),
             router: Router::new(),
         })
@@ -103,9 +127,9 @@ where
     let request_id = Uuid::new_v4();
     let method = req.method().clone();
     let path = req.uri().path().to_owned();
-    let result = serve(state, req).await;
+    let result = serve(state, conn, req).await;
     let response = match result {
-        Ok(data) => envelope::success(request_id, &data),
+        Ok(reply) => envelope::success_with_status(reply.status, request_id, &reply.data),
         Err(err) => {
             if err.status().is_server_error() {
                 tracing::warn!(%request_id, code = err.code(), error = %err, "request failed");
@@ -125,7 +149,11 @@ where
     response
 }
 
-async fn serve<B>(state: &AppState, req: hyper::Request<B>) -> Result<crate::api::Data, ApiError>
+async fn serve<B>(
+    state: &AppState,
+    conn: &ConnInfo,
+    req: hyper::Request<B>,
+) -> Result<crate::api::Reply, ApiError>
 where
     B: Body<Data = Bytes>,
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
@@ -134,9 +162,14 @@ where
     body::check_declared_length(req.headers(), limit)?;
     let endpoint = state.router.resolve(req.method(), req.uri().path())?;
     let query = Query::parse(req.uri().query())?;
-    // No endpoint takes a body yet; it is still read (bounded) so an oversized upload is 413, not ignored.
-    let _body = body::read(req.into_body(), limit, state.settings.body_timeout).await?;
-    crate::api::dispatch(state, endpoint, &query).await
+    // Always read (bounded), so an oversized upload is 413 even where the endpoint takes no body.
+    let body = body::read(req.into_body(), limit, state.settings.body_timeout).await?;
+    let request = crate::api::Request {
+        query: &query,
+        body: &body,
+        conn,
+    };
+    crate::api::dispatch(state, endpoint, &request).await
 }
 
 #[cfg(test)]

@@ -8,6 +8,7 @@ use super::error::ApiError;
 use super::path;
 use http::Method;
 use lpa_protocol::{PackageName, ServiceName};
+use uuid::Uuid;
 
 /// A resolved request target with its validated parameters.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -22,6 +23,24 @@ pub enum Endpoint {
     PackageList,
     /// `GET /api/v1/packages/{name}`.
     PackageDetail(PackageName),
+    /// `POST /api/v1/packages`.
+    PackageInstall,
+    /// `PUT /api/v1/packages/{name}`.
+    PackageUpdate(PackageName),
+    /// `DELETE /api/v1/packages/{name}`.
+    PackageRemove(PackageName),
+    /// `GET /api/v1/patches`.
+    PatchList,
+    /// `POST /api/v1/patches/apply`.
+    PatchApply,
+    /// `GET /api/v1/jobs`.
+    JobList,
+    /// `GET /api/v1/jobs/{id}`.
+    JobDetail(Uuid),
+    /// `DELETE /api/v1/jobs/{id}`.
+    JobCancel(Uuid),
+    /// `POST /api/v1/system/reboot`.
+    Reboot,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -29,8 +48,13 @@ enum RouteId {
     Health,
     SystemInfo,
     ServiceStatus,
-    PackageList,
-    PackageDetail,
+    Packages,
+    Package,
+    Patches,
+    PatchApply,
+    Jobs,
+    Job,
+    Reboot,
 }
 
 #[derive(Debug, Clone)]
@@ -49,12 +73,29 @@ const TABLE: &[(&str, RouteId, &[Method])] = &[
         RouteId::ServiceStatus,
         &[Method::GET],
     ),
-    ("/api/v1/packages", RouteId::PackageList, &[Method::GET]),
+    (
+        "/api/v1/packages",
+        RouteId::Packages,
+        &[Method::GET, Method::POST],
+    ),
     (
         "/api/v1/packages/{name}",
-        RouteId::PackageDetail,
-        &[Method::GET],
+        RouteId::Package,
+        &[Method::GET, Method::PUT, Method::DELETE],
     ),
+    ("/api/v1/patches", RouteId::Patches, &[Method::GET]),
+    (
+        "/api/v1/patches/apply",
+        RouteId::PatchApply,
+        &[Method::POST],
+    ),
+    ("/api/v1/jobs", RouteId::Jobs, &[Method::GET]),
+    (
+        "/api/v1/jobs/{id}",
+        RouteId::Job,
+        &[Method::GET, Method::DELETE],
+    ),
+    ("/api/v1/system/reboot", RouteId::Reboot, &[Method::POST]),
 ];
 
 /// Path → endpoint resolution.
@@ -94,14 +135,38 @@ impl Router {
             });
         }
         let name = matched.params.get("name").unwrap_or("");
-        Ok(match route.id {
-            RouteId::Health => Endpoint::Health,
-            RouteId::SystemInfo => Endpoint::SystemInfo,
-            RouteId::ServiceStatus => Endpoint::ServiceStatus(path::service_name(name)?),
-            RouteId::PackageList => Endpoint::PackageList,
-            RouteId::PackageDetail => Endpoint::PackageDetail(path::package_name(name)?),
+        let id = || job_id(matched.params.get("id").unwrap_or(""));
+        Ok(match (route.id, method) {
+            (RouteId::Health, _) => Endpoint::Health,
+            (RouteId::SystemInfo, _) => Endpoint::SystemInfo,
+            (RouteId::ServiceStatus, _) => Endpoint::ServiceStatus(path::service_name(name)?),
+            (RouteId::Packages, &Method::POST) => Endpoint::PackageInstall,
+            (RouteId::Packages, _) => Endpoint::PackageList,
+            (RouteId::Package, &Method::PUT) => Endpoint::PackageUpdate(path::package_name(name)?),
+            (RouteId::Package, &Method::DELETE) => {
+                Endpoint::PackageRemove(path::package_name(name)?)
+            }
+            (RouteId::Package, _) => Endpoint::PackageDetail(path::package_name(name)?),
+            (RouteId::Patches, _) => Endpoint::PatchList,
+            (RouteId::PatchApply, _) => Endpoint::PatchApply,
+            (RouteId::Jobs, _) => Endpoint::JobList,
+            (RouteId::Job, &Method::DELETE) => Endpoint::JobCancel(id()?),
+            (RouteId::Job, _) => Endpoint::JobDetail(id()?),
+            (RouteId::Reboot, _) => Endpoint::Reboot,
         })
     }
+}
+
+/// A job id path segment: a UUID in its hyphenated form, or 400 `INVALID_JOB_ID`.
+fn job_id(segment: &str) -> Result<Uuid, ApiError> {
+    let invalid = || ApiError::InvalidJobId {
+        id: segment.to_owned(),
+    };
+    // Only the canonical 36-character form: no braces, no URN prefix, no simple (unhyphenated) form.
+    if segment.len() != 36 {
+        return Err(invalid());
+    }
+    Uuid::parse_str(segment).map_err(|_| invalid())
 }
 
 #[cfg(test)]
@@ -140,6 +205,42 @@ mod tests {
     }
 
     #[test]
+    fn job_routes_take_a_canonical_uuid() {
+        let r = Router::new();
+        let id = Uuid::now_v7();
+        let path = format!("/api/v1/jobs/{id}");
+        assert_eq!(
+            r.resolve(&Method::GET, &path).unwrap(),
+            Endpoint::JobDetail(id)
+        );
+        assert_eq!(
+            r.resolve(&Method::DELETE, &path).unwrap(),
+            Endpoint::JobCancel(id)
+        );
+        let simple = id.simple().to_string();
+        for bad in [
+            "not-a-uuid",
+            "1",
+            simple.as_str(),
+            "%7B00000000-0000-0000-0000-000000000000%7D",
+        ] {
+            let err = r
+                .resolve(&Method::GET, &format!("/api/v1/jobs/{bad}"))
+                .unwrap_err();
+            assert_eq!(err.code(), "INVALID_JOB_ID", "{bad}");
+        }
+        assert_eq!(
+            r.resolve(&Method::POST, "/api/v1/packages").unwrap(),
+            Endpoint::PackageInstall
+        );
+        assert_eq!(
+            r.resolve(&Method::DELETE, "/api/v1/packages/hello")
+                .unwrap(),
+            Endpoint::PackageRemove(PackageName::new("hello").unwrap())
+        );
+    }
+
+    #[test]
     fn unknown_paths_are_not_found() {
         let r = Router::new();
         for p in [
@@ -174,10 +275,20 @@ mod tests {
             Method::HEAD,
             Method::OPTIONS,
         ] {
-            let err = r.resolve(&m, "/api/v1/packages/nginx").unwrap_err();
+            let err = r.resolve(&m, "/api/v1/system/info").unwrap_err();
             assert_eq!(err.code(), "METHOD_NOT_ALLOWED");
             assert_eq!(err.allow_header().as_deref(), Some("GET"));
         }
+        let err = r
+            .resolve(&Method::POST, "/api/v1/packages/nginx")
+            .unwrap_err();
+        assert_eq!(err.allow_header().as_deref(), Some("GET, PUT, DELETE"));
+        let err = r
+            .resolve(&Method::GET, "/api/v1/patches/apply")
+            .unwrap_err();
+        assert_eq!(err.allow_header().as_deref(), Some("POST"));
+        let err = r.resolve(&Method::PUT, "/api/v1/jobs/x").unwrap_err();
+        assert_eq!(err.allow_header().as_deref(), Some("GET, DELETE"));
         let err = r.resolve(&Method::POST, "/health").unwrap_err();
         assert_eq!(err.status().as_u16(), 405);
     }

@@ -29,6 +29,10 @@ impl Harness {
             server_cert_not_after: Some(
                 time::OffsetDateTime::now_utc() + time::Duration::days(365),
             ),
+            jobs: crate::jobs::JobSettings {
+                state_dir: Some(dir.path().join("state")),
+                ..Default::default()
+            },
         });
         let conn = ConnInfo {
             peer: "127.0.0.1:50000".parse().unwrap(),
@@ -223,10 +227,10 @@ async fn unknown_route_is_404_and_wrong_method_is_405_with_allow() {
     assert_eq!(status, StatusCode::NOT_FOUND);
     assert_eq!(code(&v), "NOT_FOUND");
     assert!(v["data"].is_null());
-    let (status, headers, v) = h.send(Method::POST, "/api/v1/packages").await;
+    let (status, headers, v) = h.send(Method::DELETE, "/api/v1/packages").await;
     assert_eq!(status, StatusCode::METHOD_NOT_ALLOWED);
     assert_eq!(code(&v), "METHOD_NOT_ALLOWED");
-    assert_eq!(headers[header::ALLOW], "GET");
+    assert_eq!(headers[header::ALLOW], "GET, POST");
 }
 
 #[tokio::test]

@@ -23,6 +23,18 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Pending => "pending",
+            JobStatus::Running => "running",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+            JobStatus::Timeout => "timeout",
+        }
+    }
+
     /// Whether the job has ended.
     pub fn is_terminal(self) -> bool {
         !matches!(self, JobStatus::Pending | JobStatus::Running)
@@ -47,6 +59,21 @@ pub enum JobOperation {
     Rollback,
     /// A package index refresh.
     CacheRefresh,
+}
+
+impl JobOperation {
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobOperation::Install => "install",
+            JobOperation::Update => "update",
+            JobOperation::Remove => "remove",
+            JobOperation::PatchApply => "patch_apply",
+            JobOperation::Reboot => "reboot",
+            JobOperation::Rollback => "rollback",
+            JobOperation::CacheRefresh => "cache_refresh",
+        }
+    }
 }
 
 /// What the job manager broadcasts whenever a job's status, progress or message changes. The WebSocket hub

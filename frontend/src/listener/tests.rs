@@ -44,6 +44,7 @@ async fn start(allowed: &[&str], limits: Limits) -> Harness {
         max_body_bytes: 1024,
         body_timeout: Duration::from_secs(1),
         server_cert_not_after: tls.server_cert_not_after,
+        jobs: Default::default(),
     });
     let nets: Vec<IpNet> = allowed.iter().map(|s| s.parse().unwrap()).collect();
     let ctx = Arc::new(Context {

@@ -3,7 +3,9 @@
 //! - [`mod@list`]: parameters, merge of installed and upgradable, filter, sort, page.
 //! - [`model`]: the package object.
 //! - [`glob`]: the `name` filter. [`version`]: version ordering.
+//! - [`change`]: the install, update and remove jobs.
 
+pub mod change;
 pub mod glob;
 pub mod list;
 pub mod model;

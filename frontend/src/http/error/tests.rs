@@ -31,6 +31,44 @@ fn all_variants() -> Vec<(ApiError, u16, &'static str, bool)> {
         ),
         (ApiError::NotFound, 404, "NOT_FOUND", false),
         (
+            ApiError::InvalidJobId { id: "x".into() },
+            400,
+            "INVALID_JOB_ID",
+            false,
+        ),
+        (
+            ApiError::JobNotFound { id: "x".into() },
+            404,
+            "JOB_NOT_FOUND",
+            false,
+        ),
+        (
+            ApiError::QueueFull {
+                message: "full".into(),
+                depth: 1,
+            },
+            429,
+            "QUEUE_FULL",
+            true,
+        ),
+        (
+            ApiError::JobNotCancellable {
+                message: "late".into(),
+            },
+            409,
+            "JOB_NOT_CANCELLABLE",
+            false,
+        ),
+        (
+            ApiError::RebootBlocked {
+                message: "busy".into(),
+                active_jobs: 1,
+            },
+            409,
+            "REBOOT_BLOCKED",
+            false,
+        ),
+        (
             ApiError::PackageNotFound { name: "p".into() },
             404,
             "PKG_NOT_FOUND",

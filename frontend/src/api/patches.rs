@@ -1,0 +1,251 @@
+//! `GET /patches` and `POST /patches/apply`.
+//!
+//! On apt a patch is one upgradable package: apt repositories carry no advisories, so `id` is the package
+//! name, `cve_ids` is empty and `severity` is `unknown` (never guessed from names or descriptions). The
+//! `security` flag is the helper's: the candidate comes from a `-security` suite or an origin labelled
+//! `Debian-Security`; `source` then says `security-suite`, otherwise it names the suites offering the update.
+//! `requires_reboot` is `false`: apt has no per-package reboot metadata before installation (Debian
+//! records the need *after* installing, in `/run/reboot-required`, which `GET /system/info` reports).
+
+use super::jobs::accepted;
+use super::system::unexpected;
+use super::{Data, Reply, Request, data, json};
+use crate::http::query::Query;
+use crate::http::{ApiError, AppState};
+use crate::jobs::intent::Intent;
+use crate::jobs::record::Requester;
+use lpa_protocol::{Glob, Operation, Outcome, PackageRecord, UpgradablePackage};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::collections::HashMap;
+use std::time::Duration;
+
+/// Parameters of `GET /patches`.
+pub const PARAMETERS: &[&str] = &["severity", "limit", "offset"];
+const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "unknown"];
+/// Most entries in a selection or an exclusion list.
+pub const MAX_ENTRIES: usize = 100;
+/// How long the 202 answer waits to count the pending updates.
+const COUNT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// One patch.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Patch {
+    id: String,
+    name: String,
+    current_version: Option<String>,
+    available_version: String,
+    severity: &'static str,
+    security: bool,
+    source: Option<String>,
+    cve_ids: Vec<String>,
+    packages: Vec<String>,
+    requires_reboot: bool,
+    description: String,
+}
+
+/// The patch of one upgradable package; `installed` gives its description.
+pub fn patch(u: &UpgradablePackage, installed: Option<&PackageRecord>) -> Patch {
+    let source = if u.security {
+        Some("security-suite".to_owned())
+    } else if u.sources.is_empty() {
+        None
+    } else {
+        Some(u.sources.join(", "))
+    };
+    Patch {
+        id: u.name.clone(),
+        name: u.name.clone(),
+        current_version: u.current_version.clone(),
+        available_version: u.available_version.clone(),
+        severity: "unknown",
+        security: u.security,
+        source,
+        cve_ids: Vec::new(),
+        packages: vec![u.name.clone()],
+        requires_reboot: false,
+        description: installed.map(|r| r.description.clone()).unwrap_or_default(),
+    }
+}
+
+#[derive(Serialize)]
+struct ListData<'a> {
+    patches: &'a [Patch],
+    total: usize,
+    security_updates: usize,
+    requires_reboot: bool,
+    limit: u64,
+    offset: u64,
+}
+
+/// `GET /patches`.
+pub async fn list(state: &AppState, query: &Query) -> Result<Data, ApiError> {
+    query.only(PARAMETERS)?;
+    let severity = query
+        .get("severity")
+        .map(|_| query.choice("severity", SEVERITIES, ""))
+        .transpose()?;
+    let limit = query.integer("limit", 1, 1000, 100)?;
+    let offset = query.integer("offset", 0, u64::MAX, 0)?;
+    let (installed, upgradable) = tokio::join!(
+        state.helper.call(Operation::ListInstalled),
+        state.helper.call(Operation::ListUpgradable),
+    );
+    let installed = match installed? {
+        Outcome::Installed(list) => list,
+        other => return Err(unexpected("installed list", &other)),
+    };
+    let upgradable = match upgradable? {
+        Outcome::Upgradable(list) => list,
+        other => return Err(unexpected("upgradable list", &other)),
+    };
+    let by_name: HashMap<&str, &PackageRecord> =
+        installed.iter().map(|r| (r.name.as_str(), r)).collect();
+    let all: Vec<Patch> = upgradable
+        .iter()
+        .map(|u| patch(u, by_name.get(u.name.as_str()).copied()))
+        .filter(|p| severity.is_none_or(|s| p.severity == s))
+        .collect();
+    let page: Vec<Patch> = all
+        .iter()
+        .skip(usize::try_from(offset).unwrap_or(usize::MAX))
+        .take(usize::try_from(limit).unwrap_or(usize::MAX))
+        .cloned()
+        .collect();
+    data(&ListData {
+        patches: &page,
+        total: all.len(),
+        security_updates: all.iter().filter(|p| p.security).count(),
+        requires_reboot: all.iter().any(|p| p.requires_reboot),
+        limit,
+        offset,
+    })
+}
+
+/// Both request shapes of `POST /patches/apply`, in one strict struct.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ApplyBody {
+    // Shape 1.
+    #[serde(default)]
+    patches: Option<Vec<String>>,
+    #[serde(default)]
+    options: Option<ApplyOptions>,
+    // Shape 2.
+    #[serde(default)]
+    packages: Option<Vec<String>>,
+    #[serde(default)]
+    allow_reboot: Option<bool>,
+    #[serde(default)]
+    reboot_delay_seconds: Option<u32>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+struct ApplyOptions {
+    reboot: bool,
+    reboot_delay_minutes: u32,
+    exclude_packages: Vec<String>,
+}
+
+/// `POST /patches/apply`.
+pub async fn apply(state: &AppState, request: &Request<'_>) -> Result<Reply, ApiError> {
+    let body: ApplyBody = json::parse(request.body, Some(ApplyBody::default()))?;
+    let shape_one = body.patches.is_some() || body.options.is_some();
+    let shape_two = body.packages.is_some()
+        || body.allow_reboot.is_some()
+        || body.reboot_delay_seconds.is_some();
+    if shape_one && shape_two {
+        return Err(ApiError::InvalidRequest {
+            message:
+                "use either {patches, options} or {packages, allow_reboot, reboot_delay_seconds}, \
+                      not a mix"
+                    .into(),
+            details: None,
+        });
+    }
+    let options = body.options.unwrap_or_default();
+    let (field, names) = match (body.patches, body.packages) {
+        (Some(list), _) => ("patches", list),
+        (_, Some(list)) => ("packages", list),
+        _ => ("packages", Vec::new()),
+    };
+    json::bounded(field, &names, MAX_ENTRIES)?;
+    json::bounded(
+        "options.exclude_packages",
+        &options.exclude_packages,
+        MAX_ENTRIES,
+    )?;
+    let mut selection = Vec::with_capacity(names.len());
+    for name in &names {
+        let name = json::package_name(state, field, name).await?;
+        if !selection.contains(&name) {
+            selection.push(name);
+        }
+    }
+    let exclude: Vec<Glob> = options
+        .exclude_packages
+        .iter()
+        .map(|g| json::glob("options.exclude_packages", g))
+        .collect::<Result<_, _>>()?;
+    let reboot = options.reboot || body.allow_reboot.unwrap_or(false);
+    let delay = if shape_one {
+        options
+            .reboot_delay_minutes
+            .checked_mul(60)
+            .ok_or_else(|| json::invalid("options.reboot_delay_minutes", "too large"))?
+    } else {
+        body.reboot_delay_seconds.unwrap_or(0)
+    };
+    if delay > super::reboot::MAX_DELAY_SECONDS {
+        return Err(json::invalid("reboot delay", "at most one day"));
+    }
+    let intent = Intent::PatchApply {
+        selection: (!selection.is_empty()).then_some(selection),
+        exclude,
+        reboot_after_seconds: reboot.then_some(delay),
+    };
+    let count = patches_count(state, &intent).await;
+    let job = state.jobs.submit(intent, Requester::client(request.conn))?;
+    accepted(
+        &job,
+        json!({
+            "patches_count": count,
+            "requires_reboot": false,
+            "auto_reboot": reboot,
+            "reboot_delay_seconds": reboot.then_some(delay),
+        }),
+    )
+}
+
+/// How many pending updates the apply covers, from the current package index (before the refresh the job
+/// does); `None` when the helper does not answer quickly.
+async fn patches_count(state: &AppState, intent: &Intent) -> Option<usize> {
+    if intent.excludes_everything() {
+        return Some(0);
+    }
+    let Intent::PatchApply {
+        selection, exclude, ..
+    } = intent
+    else {
+        return None;
+    };
+    let answer = state
+        .helper
+        .call_within(Operation::ListUpgradable, COUNT_TIMEOUT)
+        .await
+        .ok()?;
+    let Outcome::Upgradable(list) = answer.outcome else {
+        return None;
+    };
+    Some(
+        list.iter()
+            .filter(|u| {
+                selection
+                    .as_ref()
+                    .is_none_or(|names| names.iter().any(|n| n.as_str() == u.name))
+            })
+            .filter(|u| !exclude.iter().any(|g| g.matches(&u.name)))
+            .count(),
+    )
+}

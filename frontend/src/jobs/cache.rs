@@ -1,0 +1,212 @@
+//! Package cache state: when the package index was last refreshed and how the last refresh went.
+//!
+//! Persisted atomically as `<state_dir>/state/cache.json` (DESIGN's layout), so a restart does not forget
+//! that the cache is fresh. The status follows API.md: `failed` when the last refresh failed (whatever its
+//! age), `unknown` when no refresh was ever recorded, `fresh` up to `cache.stale_after_hours` after the last
+//! successful refresh, `stale` after that. An unreadable file is reported and treated as `unknown`.
+
+use super::store::write_atomic;
+use crate::http::envelope;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Freshness of the package cache, as `/health` reports it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CacheStatus {
+    /// Refreshed within the configured window.
+    Fresh,
+    /// Older than the window.
+    Stale,
+    /// Never refreshed (as far as this service knows).
+    Unknown,
+    /// The last refresh failed.
+    Failed,
+}
+
+impl CacheStatus {
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CacheStatus::Fresh => "fresh",
+            CacheStatus::Stale => "stale",
+            CacheStatus::Unknown => "unknown",
+            CacheStatus::Failed => "failed",
+        }
+    }
+}
+
+/// The content of `cache.json`.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CacheFile {
+    /// Last successful refresh.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_cache_update: Option<OffsetDateTime>,
+    /// `ok` or `failed`: the result of the last attempt.
+    pub last_result: Option<String>,
+    /// When the last attempt ended.
+    #[serde(with = "time::serde::rfc3339::option")]
+    pub last_attempt: Option<OffsetDateTime>,
+    /// Why the last attempt failed.
+    pub last_error: Option<String>,
+}
+
+/// The cache state, in memory and on disk.
+#[derive(Debug)]
+pub struct CacheState {
+    path: Option<PathBuf>,
+    stale_after: Duration,
+    file: Mutex<CacheFile>,
+    problem: Mutex<Option<String>>,
+}
+
+impl CacheState {
+    /// Loads `<state_dir>/state/cache.json` (or starts empty; `state_dir` `None` keeps it in memory only).
+    pub fn load(state_dir: Option<&Path>, stale_after: Duration) -> Self {
+        let path = state_dir.map(|d| d.join("state").join("cache.json"));
+        let mut problem = None;
+        let file = match &path {
+            None => CacheFile::default(),
+            Some(path) => match std::fs::read(path) {
+                Ok(bytes) => serde_json::from_slice(&bytes).unwrap_or_else(|e| {
+                    let line = format!("{}: unreadable cache state ignored: {e}", path.display());
+                    tracing::error!("{line}");
+                    problem = Some(line);
+                    CacheFile::default()
+                }),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => CacheFile::default(),
+                Err(e) => {
+                    let line = format!("{}: {e}", path.display());
+                    tracing::error!("{line}");
+                    problem = Some(line);
+                    CacheFile::default()
+                }
+            },
+        };
+        CacheState {
+            path,
+            stale_after,
+            file: Mutex::new(file),
+            problem: Mutex::new(problem),
+        }
+    }
+
+    /// The status at `now`.
+    pub fn status_at(&self, now: OffsetDateTime) -> CacheStatus {
+        let file = self.snapshot();
+        if file.last_result.as_deref() == Some("failed") {
+            return CacheStatus::Failed;
+        }
+        match file.last_cache_update {
+            None => CacheStatus::Unknown,
+            Some(t) if now - t <= self.stale_after => CacheStatus::Fresh,
+            Some(_) => CacheStatus::Stale,
+        }
+    }
+
+    /// The status now.
+    pub fn status(&self) -> CacheStatus {
+        self.status_at(OffsetDateTime::now_utc())
+    }
+
+    /// `last_cache_update` as RFC 3339, or `None`.
+    pub fn last_update(&self) -> Option<String> {
+        self.snapshot().last_cache_update.map(envelope::rfc3339)
+    }
+
+    /// A copy of the state.
+    pub fn snapshot(&self) -> CacheFile {
+        self.file.lock().map(|f| f.clone()).unwrap_or_default()
+    }
+
+    /// A problem reading or writing the file, for the health check.
+    pub fn problem(&self) -> Option<String> {
+        self.problem.lock().ok().and_then(|p| p.clone())
+    }
+
+    /// Records a successful refresh at `at`.
+    pub fn record_success(&self, at: OffsetDateTime) {
+        self.record(|f| {
+            f.last_cache_update = Some(at);
+            f.last_result = Some("ok".into());
+            f.last_attempt = Some(at);
+            f.last_error = None;
+        });
+    }
+
+    /// Records a failed refresh at `at`.
+    pub fn record_failure(&self, at: OffsetDateTime, error: &str) {
+        self.record(|f| {
+            f.last_result = Some("failed".into());
+            f.last_attempt = Some(at);
+            f.last_error = Some(error.to_owned());
+        });
+    }
+
+    fn record(&self, change: impl FnOnce(&mut CacheFile)) {
+        let Ok(mut file) = self.file.lock() else {
+            return;
+        };
+        change(&mut file);
+        let Some(path) = &self.path else { return };
+        let result = path
+            .parent()
+            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_err(|e| e.to_string())
+            .and_then(|()| serde_json::to_vec_pretty(&*file).map_err(|e| e.to_string()))
+            .and_then(|bytes| write_atomic(path, &bytes).map_err(|e| e.to_string()));
+        let problem = result.err().map(|e| {
+            let line = format!("cannot write the cache state: {e}");
+            tracing::error!("{line}");
+            line
+        });
+        if let Ok(mut p) = self.problem.lock() {
+            *p = problem;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR: Duration = Duration::from_secs(3600);
+
+    #[test]
+    fn status_moves_through_unknown_fresh_stale_and_failed() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheState::load(Some(dir.path()), 4 * HOUR);
+        let now = OffsetDateTime::now_utc();
+        assert_eq!(cache.status_at(now), CacheStatus::Unknown);
+        assert_eq!(cache.last_update(), None);
+        cache.record_success(now);
+        assert_eq!(cache.status_at(now), CacheStatus::Fresh);
+        assert_eq!(cache.status_at(now + 4 * HOUR), CacheStatus::Fresh);
+        assert_eq!(
+            cache.status_at(now + 4 * HOUR + Duration::from_secs(1)),
+            CacheStatus::Stale
+        );
+        cache.record_failure(now, "E: boom");
+        assert_eq!(cache.status_at(now), CacheStatus::Failed);
+        assert!(cache.last_update().is_some(), "the last success is kept");
+        cache.record_success(now);
+        assert_eq!(cache.status_at(now), CacheStatus::Fresh);
+    }
+
+    #[test]
+    fn state_survives_a_restart_and_a_corrupt_file_is_reported_as_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let now = OffsetDateTime::now_utc();
+        CacheState::load(Some(dir.path()), 4 * HOUR).record_success(now);
+        let again = CacheState::load(Some(dir.path()), 4 * HOUR);
+        assert_eq!(again.status(), CacheStatus::Fresh);
+        assert!(again.problem().is_none());
+        std::fs::write(dir.path().join("state/cache.json"), b"{torn").unwrap();
+        let broken = CacheState::load(Some(dir.path()), 4 * HOUR);
+        assert_eq!(broken.status(), CacheStatus::Unknown);
+        assert!(broken.problem().unwrap().contains("cache.json"));
+    }
+}
