@@ -202,3 +202,137 @@ async fn call_within_uses_the_shorter_deadline() {
     assert!(matches!(err, HelperClientError::Timeout(d) if d == Duration::from_millis(100)));
     assert!(start.elapsed() < Duration::from_secs(2));
 }
+
+mod streamed {
+    use super::*;
+    use crate::helper_client::fake_broker::{Script, Step};
+    use lpa_protocol::{FailureKind, JobEvent};
+
+    fn install() -> Operation {
+        Operation::Install {
+            packages: vec![lpa_protocol::PackageSpec {
+                name: PackageName::new("hello").unwrap(),
+                version: None,
+            }],
+            options: Default::default(),
+        }
+    }
+
+    #[tokio::test]
+    async fn events_arrive_in_order_then_the_answer_on_a_connection_of_its_own() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, client) = client(&dir);
+        let broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| {
+            Reply::Script(Script::ok(
+                vec![
+                    Step::Event(JobEvent::Progress {
+                        percent: 50,
+                        message: "Unpacking".into(),
+                    }),
+                    Step::Event(JobEvent::ChangesStarted),
+                ],
+                vec![],
+            ))
+        });
+        let mut call = client.start_change(install()).await.unwrap();
+        assert!(matches!(
+            call.next().await.unwrap(),
+            ChangeMessage::Event(JobEvent::Progress { percent: 50, .. })
+        ));
+        assert_eq!(
+            call.next().await.unwrap(),
+            ChangeMessage::Event(JobEvent::ChangesStarted)
+        );
+        assert!(matches!(
+            call.next().await.unwrap(),
+            ChangeMessage::Finished(Ok(Outcome::Changed(_)))
+        ));
+        assert!(matches!(
+            call.next().await,
+            Err(HelperClientError::Protocol(_))
+        ));
+        assert_eq!(client.idle_connections(), 0, "never pooled");
+        assert_eq!(broker.connections(), 1);
+    }
+
+    #[tokio::test]
+    async fn cancel_before_changes_started_ends_cancelled_and_after_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, client) = client(&dir);
+        let _broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| {
+            Reply::Script(Script::ok(
+                vec![Step::Sleep(Duration::from_secs(5))],
+                vec![],
+            ))
+        });
+        let mut call = client.start_change(install()).await.unwrap();
+        call.control().cancel().await.unwrap();
+        match call.next().await.unwrap() {
+            ChangeMessage::Finished(Err(HelperError::Change(f))) => {
+                assert_eq!(f.kind, FailureKind::Cancelled)
+            }
+            other => panic!("{other:?}"),
+        }
+
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, client) = super::client(&dir);
+        let _broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| {
+            Reply::Script(Script::ok(
+                vec![
+                    Step::Event(JobEvent::ChangesStarted),
+                    Step::Sleep(Duration::from_millis(300)),
+                ],
+                vec![],
+            ))
+        });
+        let mut call = client.start_change(install()).await.unwrap();
+        assert_eq!(
+            call.next().await.unwrap(),
+            ChangeMessage::Event(JobEvent::ChangesStarted)
+        );
+        call.control().cancel().await.unwrap();
+        assert_eq!(call.next().await.unwrap(), ChangeMessage::CancelRefused);
+        assert!(matches!(
+            call.next().await.unwrap(),
+            ChangeMessage::Finished(Ok(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn abort_ends_the_request_with_a_timeout_failure() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, client) = client(&dir);
+        let broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| {
+            Reply::Script(Script::ok(
+                vec![
+                    Step::Event(JobEvent::ChangesStarted),
+                    Step::Sleep(Duration::from_secs(30)),
+                ],
+                vec![],
+            ))
+        });
+        let mut call = client.start_change(install()).await.unwrap();
+        call.next().await.unwrap();
+        call.control().abort().await.unwrap();
+        match call.next().await.unwrap() {
+            ChangeMessage::Finished(Err(HelperError::Change(f))) => {
+                assert_eq!(f.kind, FailureKind::Timeout)
+            }
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(broker.controls(), ["abort"]);
+    }
+
+    #[tokio::test]
+    async fn a_broken_connection_is_reported_and_the_change_is_never_resent() {
+        let dir = tempfile::tempdir().unwrap();
+        let (socket, client) = client(&dir);
+        let broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), |_| Reply::Close);
+        let mut call = client.start_change(install()).await.unwrap();
+        assert!(matches!(call.next().await, Err(HelperClientError::Closed)));
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert_eq!(broker.requests(), 1);
+        assert_eq!(broker.connections(), 1);
+        assert!(!is_retry_safe(&install()));
+    }
+}

@@ -12,6 +12,8 @@ use lpa_protocol::{
 };
 use serde_json::Value;
 
+mod jobs;
+
 struct Harness {
     dir: tempfile::TempDir,
     state: Arc<AppState>,
