@@ -4,5 +4,6 @@
 //! what is here only talks to a running stack.
 
 pub mod helper_socket;
+pub mod jobs;
 pub mod raw;
 pub mod stack;

@@ -1,0 +1,82 @@
+//! Benchmark: a patch apply through the API against running the same `apt-get update && apt-get
+//! dist-upgrade` directly on the same fixture (docs/benchmarks.md; target ≤ 1.1×).
+//!
+//! Run (as root): `cargo build --release --workspace --bins && target/release/bench-patch-apply`
+//!
+//! Each round builds two identical sandboxes (v1 installed: demo-lib, demo-app, demo-tool; v2 published, so
+//! three updates are pending, one from the security suite). One is patched through the real stack
+//! (`POST /api/v1/patches/apply`, which refreshes the package index first, then upgrades; timed from the
+//! request until the job is observed `completed`, polling every 5 ms), the other directly with
+//! `apt-get update && apt-get -y dist-upgrade` under the same `APT_CONFIG`. The rounds alternate which one
+//! runs first.
+
+use lpa_testkit::fixtures::apt::Snapshot;
+use lpa_testkit::harness::{Stack, StackOptions};
+use lpa_testkit::sandbox::AptSandbox;
+use lpa_tests::jobs::{submit, wait};
+use std::time::{Duration, Instant};
+
+const ROUNDS: usize = 15;
+const PREINSTALLED: [&str; 3] = ["demo-lib", "demo-app", "demo-tool"];
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    let mut api = Vec::new();
+    let mut direct = Vec::new();
+    for round in 0..ROUNDS {
+        let run_api = || -> Result<Duration, Box<dyn std::error::Error>> {
+            let mut stack = Stack::start(StackOptions {
+                log_level: "warn".into(),
+                preinstall: PREINSTALLED.iter().map(|s| (*s).to_owned()).collect(),
+                ..StackOptions::default()
+            })?;
+            stack.sandbox_mut().publish(Snapshot::V2)?;
+            let client = lpa_tests::stack::client(&stack);
+            runtime.block_on(async {
+                let start = Instant::now();
+                let id = submit(
+                    &client,
+                    reqwest::Method::POST,
+                    "/api/v1/patches/apply",
+                    Some(serde_json::json!({"patches": [], "options": {}})),
+                )
+                .await;
+                let job = wait(&client, &id, Duration::from_secs(120)).await;
+                let took = start.elapsed();
+                assert_eq!(job["status"], "completed", "{job}");
+                Ok(took)
+            })
+        };
+        let run_direct = || -> Result<Duration, Box<dyn std::error::Error>> {
+            let dir = tempfile::tempdir()?;
+            let mut sandbox =
+                AptSandbox::create(&dir.path().join("sandbox"), Snapshot::V1, &PREINSTALLED)?;
+            sandbox.publish(Snapshot::V2)?;
+            let start = Instant::now();
+            sandbox.apt_get_checked(&["update"])?;
+            sandbox.apt_get_checked(&["-y", "dist-upgrade"])?;
+            Ok(start.elapsed())
+        };
+        if round % 2 == 0 {
+            api.push(run_api()?);
+            direct.push(run_direct()?);
+        } else {
+            direct.push(run_direct()?);
+            api.push(run_api()?);
+        }
+    }
+    let median = |v: &mut Vec<Duration>| {
+        v.sort();
+        v[v.len() / 2]
+    };
+    let (a, d) = (median(&mut api), median(&mut direct));
+    println!(
+        "patch apply, {ROUNDS} rounds, medians: through the API {:.1} ms, apt-get update && dist-upgrade {:.1} ms, ratio {:.2}",
+        a.as_secs_f64() * 1e3,
+        d.as_secs_f64() * 1e3,
+        a.as_secs_f64() / d.as_secs_f64()
+    );
+    Ok(())
+}
