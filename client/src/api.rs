@@ -1,7 +1,9 @@
 //! The typed API client.
 
+use crate::calls::Call;
 use crate::credentials::Credentials;
 use crate::envelope::Envelope;
+use std::sync::Arc;
 
 /// Why a call failed before an envelope could be read.
 #[derive(Debug, thiserror::Error)]
@@ -66,7 +68,7 @@ pub struct PackageQuery {
 }
 
 impl PackageQuery {
-    fn pairs(&self) -> Vec<(&'static str, String)> {
+    pub(crate) fn pairs(&self) -> Vec<(&'static str, String)> {
         let mut q = Vec::new();
         let mut push = |k, v: &Option<String>| {
             if let Some(v) = v {
@@ -92,6 +94,8 @@ impl PackageQuery {
 pub struct ApiClient {
     http: reqwest::Client,
     base: String,
+    /// The same TLS configuration, for the WebSocket (which reqwest does not speak).
+    tls: Arc<rustls::ClientConfig>,
 }
 
 impl ApiClient {
@@ -99,13 +103,35 @@ impl ApiClient {
     pub fn new(creds: &Credentials) -> Result<Self, ClientError> {
         let tls = crate::tls::client_config(creds)?;
         let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+            .tls_backend_preconfigured(tls.clone())
             .timeout(std::time::Duration::from_secs(120))
             .build()?;
         Ok(ApiClient {
             http,
             base: creds.url.trim_end_matches('/').to_owned(),
+            tls: Arc::new(tls),
         })
+    }
+
+    /// The base URL, without a trailing slash.
+    pub(crate) fn base(&self) -> &str {
+        &self.base
+    }
+
+    /// The TLS configuration (TLS 1.3, the configured CA, the client certificate).
+    pub(crate) fn tls(&self) -> Arc<rustls::ClientConfig> {
+        self.tls.clone()
+    }
+
+    /// Sends a prepared [`Call`] (see [`crate::calls`]).
+    pub async fn call(&self, call: &Call) -> Result<ApiResponse, ClientError> {
+        self.request(
+            call.method.clone(),
+            &call.path,
+            &call.query,
+            call.body.as_ref(),
+        )
+        .await
     }
 
     /// Sends `method path` with an optional JSON body. `path` starts with `/`.

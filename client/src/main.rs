@@ -1,86 +1,17 @@
 //! `linux-patch-ctl`: the operator's command line for linux-patch-api, and the demo launcher.
+//!
+//! Exit status: 0 on success (with `--wait`/`watch`: the job completed), 1 when a request is refused or the
+//! job ended otherwise (failed, cancelled, timeout), 2 when `--wait`/`watch` gave up before the job ended.
 
 use anyhow::{Context, Result};
-use clap::{Parser, Subcommand};
-use lpa_client::{ApiClient, ApiResponse, Credentials, PackageQuery};
+use clap::Parser;
+use lpa_client::cli::{Action, Cli, Command};
+use lpa_client::progress::{Renderer, Style};
+use lpa_client::{ApiClient, ApiResponse, Credentials, WaitError};
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
-
-#[derive(Parser)]
-#[command(
-    name = "linux-patch-ctl",
-    version,
-    about = "Talk to linux-patch-api agents over mTLS, or run the demo stack"
-)]
-struct Cli {
-    /// Base URL of the agent.
-    #[arg(long, env = "LPA_URL", global = true)]
-    url: Option<String>,
-    /// CA certificate (PEM) that signed the agent's certificate.
-    #[arg(long, env = "LPA_CACERT", global = true)]
-    cacert: Option<PathBuf>,
-    /// Client certificate (PEM).
-    #[arg(long, env = "LPA_CERT", global = true)]
-    cert: Option<PathBuf>,
-    /// Client private key (PEM).
-    #[arg(long, env = "LPA_KEY", global = true)]
-    key: Option<PathBuf>,
-    /// Read URL and certificate paths from a client.env file (as written by the demo).
-    #[arg(long, global = true)]
-    env_file: Option<PathBuf>,
-    #[command(subcommand)]
-    command: Command,
-}
-
-#[derive(Subcommand)]
-enum Command {
-    /// Run the whole two-process stack on a sandbox package root (needs root; touches nothing on the host).
-    Demo {
-        /// Directory for the sandbox, PKI, configs and logs.
-        #[arg(long, default_value = ".demo")]
-        dir: PathBuf,
-        /// TCP port on 127.0.0.1.
-        #[arg(long, default_value_t = 12443)]
-        port: u16,
-        /// Package manager of the sandbox.
-        #[arg(long, default_value = "apt")]
-        backend: String,
-    },
-    /// GET /api/v1/health.
-    Health,
-    /// GET /api/v1/system/info.
-    Info,
-    /// GET /api/v1/system/services/NAME.
-    Service {
-        /// Service name.
-        name: String,
-    },
-    /// GET /api/v1/packages.
-    Packages {
-        /// Glob on the name (`*`, `?`).
-        #[arg(long)]
-        name: Option<String>,
-        /// installed | upgradable | all.
-        #[arg(long)]
-        status: Option<String>,
-        /// Page size (1–1000).
-        #[arg(long)]
-        limit: Option<u32>,
-        /// Page start.
-        #[arg(long)]
-        offset: Option<u32>,
-        /// name | version | size.
-        #[arg(long)]
-        sort: Option<String>,
-        /// asc | desc.
-        #[arg(long)]
-        order: Option<String>,
-    },
-    /// GET /api/v1/packages/NAME.
-    Package {
-        /// Package name.
-        name: String,
-    },
-}
+use std::process::ExitCode;
+use std::time::Duration;
 
 fn credentials(cli: &Cli) -> Result<Credentials> {
     if let Some(file) = &cli.env_file {
@@ -103,74 +34,100 @@ fn credentials(cli: &Cli) -> Result<Credentials> {
     })
 }
 
-fn print(resp: &ApiResponse) -> Result<bool> {
-    println!("{}", serde_json::to_string_pretty(&resp.envelope_json())?);
-    Ok(resp.envelope.success)
+fn print(resp: &ApiResponse) -> Result<()> {
+    let envelope = serde_json::json!({
+        "success": resp.envelope.success,
+        "request_id": resp.envelope.request_id,
+        "timestamp": resp.envelope.timestamp,
+        "data": resp.envelope.data,
+        "error": resp.envelope.error.as_ref().map(|e| serde_json::json!({
+            "code": e.code, "message": e.message, "details": e.details, "retryable": e.retryable,
+        })),
+    });
+    println!("{}", serde_json::to_string_pretty(&envelope)?);
+    Ok(())
 }
 
-trait EnvelopeJson {
-    fn envelope_json(&self) -> serde_json::Value;
-}
-
-impl EnvelopeJson for ApiResponse {
-    fn envelope_json(&self) -> serde_json::Value {
-        serde_json::json!({
-            "success": self.envelope.success,
-            "request_id": self.envelope.request_id,
-            "timestamp": self.envelope.timestamp,
-            "data": self.envelope.data,
-            "error": self.envelope.error.as_ref().map(|e| serde_json::json!({
-                "code": e.code, "message": e.message, "details": e.details, "retryable": e.retryable,
-            })),
-        })
+/// Sends the request; with `wait`, follows the job it started.
+async fn request(client: &ApiClient, action: Action) -> Result<ExitCode> {
+    match action {
+        Action::Watch { id, limit } => watch(client, &id, limit).await,
+        Action::Request { call, wait } => {
+            let resp = client.call(&call).await?;
+            print(&resp)?;
+            if !resp.envelope.success {
+                return Ok(ExitCode::FAILURE);
+            }
+            match (wait, resp.data()["job_id"].as_str()) {
+                (Some(limit), Some(id)) => watch(client, id, limit).await,
+                _ => Ok(ExitCode::SUCCESS),
+            }
+        }
     }
 }
 
-fn main() -> Result<()> {
+/// Follows job `id` until it ends, drawing its progress.
+async fn watch(client: &ApiClient, id: &str, limit: Duration) -> Result<ExitCode> {
+    let style = if std::io::stdout().is_terminal() {
+        Style::Bar
+    } else {
+        Style::Plain
+    };
+    let mut renderer = Renderer::new(style);
+    let outcome = client
+        .wait_for_job(id, limit, |state| {
+            let mut out = std::io::stdout().lock();
+            let _ = out.write_all(renderer.render(state).as_bytes());
+            let _ = out.flush();
+        })
+        .await;
+    match outcome {
+        Ok(job) => {
+            let status = job["status"].as_str().unwrap_or("unknown");
+            match job["error"].as_str().filter(|e| !e.is_empty()) {
+                Some(error) => println!("job {id} {status}: {error}"),
+                None => println!("job {id} {status}"),
+            }
+            Ok(if status == "completed" {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            })
+        }
+        Err(WaitError::TimedOut(state)) => {
+            println!(
+                "\njob {id} still {} after {}s; it keeps running (watch it again with `linux-patch-ctl watch {id}`)",
+                state.status,
+                limit.as_secs()
+            );
+            Ok(ExitCode::from(2))
+        }
+        Err(WaitError::Refused(resp)) => {
+            print(&resp)?;
+            Ok(ExitCode::FAILURE)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+fn main() -> Result<ExitCode> {
     let cli = Cli::parse();
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("starting the async runtime")?;
-    if let Command::Demo { dir, port, backend } = &cli.command {
-        return runtime.block_on(lpa_client::demo::run(lpa_client::demo::DemoOptions {
-            dir: dir.clone(),
-            port: *port,
-            backend: backend.clone(),
-        }));
+    match &cli.command {
+        Command::Demo { dir, port, backend } => {
+            runtime.block_on(lpa_client::demo::run(lpa_client::demo::DemoOptions {
+                dir: dir.clone(),
+                port: *port,
+                backend: backend.clone(),
+            }))?;
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Api(command) => {
+            let client = ApiClient::new(&credentials(&cli)?)?;
+            runtime.block_on(request(&client, command.action()))
+        }
     }
-    let client = ApiClient::new(&credentials(&cli)?)?;
-    let ok = runtime.block_on(async {
-        let resp = match &cli.command {
-            Command::Health => client.health().await?,
-            Command::Info => client.system_info().await?,
-            Command::Service { name } => client.service(name).await?,
-            Command::Packages {
-                name,
-                status,
-                limit,
-                offset,
-                sort,
-                order,
-            } => {
-                client
-                    .packages(&PackageQuery {
-                        name: name.clone(),
-                        status: status.clone(),
-                        limit: *limit,
-                        offset: *offset,
-                        sort: sort.clone(),
-                        order: order.clone(),
-                    })
-                    .await?
-            }
-            Command::Package { name } => client.package(name).await?,
-            Command::Demo { .. } => unreachable!("handled above"),
-        };
-        print(&resp)
-    })?;
-    if !ok {
-        std::process::exit(1);
-    }
-    Ok(())
 }
