@@ -32,6 +32,7 @@ pub(super) struct FrontendYaml<'a> {
     pub helper_socket: &'a Path,
     pub state_dir: &'a Path,
     pub log_level: &'a str,
+    pub jobs: super::options::JobSettings,
 }
 
 /// A YAML double-quoted scalar (JSON string syntax, which YAML accepts): paths may hold any character.
@@ -106,7 +107,7 @@ pub(super) fn frontend_yaml(c: &FrontendYaml<'_>) -> Result<String> {
          whitelist:\n  path: {whitelist}\n\
          helper:\n  socket: {socket}\n  request_timeout_seconds: 120\n\
          state_dir: {state}\n\
-         jobs: {{ max_concurrent: 5, timeout_minutes: 30, max_queue_depth: 100 }}\n\
+         jobs: {{ max_concurrent: {max_concurrent}, timeout_minutes: 30,{timeout_seconds} max_queue_depth: {depth} }}\n\
          logging: {{ level: {level} }}\n\
          cache: {{ stale_after_hours: 4 }}\n",
         bind = quoted(&c.bind.to_string()),
@@ -118,6 +119,13 @@ pub(super) fn frontend_yaml(c: &FrontendYaml<'_>) -> Result<String> {
         socket = path(c.helper_socket)?,
         state = path(c.state_dir)?,
         level = quoted(c.log_level),
+        max_concurrent = c.jobs.max_concurrent,
+        timeout_seconds = c
+            .jobs
+            .timeout_seconds
+            .map(|s| format!(" timeout_seconds: {s},"))
+            .unwrap_or_default(),
+        depth = c.jobs.max_queue_depth,
     ))
 }
 

@@ -36,7 +36,7 @@ use config::{
 };
 use daemon::{Daemon, POLL, log_path};
 use net::{connect_addr, free_port};
-pub use options::StackOptions;
+pub use options::{JobSettings, StackOptions};
 
 use crate::error::{Error, IoContext, Result};
 use crate::fsutil::{chmod, chown, dir_0755, tail, utf8, write_public, write_with_mode};
@@ -169,6 +169,7 @@ impl Stack {
                 helper_socket: &helper_socket,
                 state_dir: &state,
                 log_level: &options.log_level,
+                jobs: options.jobs,
             })?,
         )?;
 

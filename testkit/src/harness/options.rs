@@ -28,6 +28,29 @@ pub struct StackOptions {
     pub log_level: String,
     /// How long each process gets to become ready. Default 15 s.
     pub ready_timeout: Duration,
+    /// The frontend's job settings (`jobs:` in config.yaml). Default: the production defaults.
+    pub jobs: JobSettings,
+}
+
+/// The `jobs:` section the harness writes; tests shorten the timeout or the queue to reach those paths.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct JobSettings {
+    /// `jobs.max_concurrent`.
+    pub max_concurrent: u32,
+    /// `jobs.timeout_seconds`: `None` keeps `timeout_minutes: 30`.
+    pub timeout_seconds: Option<u64>,
+    /// `jobs.max_queue_depth`.
+    pub max_queue_depth: u32,
+}
+
+impl Default for JobSettings {
+    fn default() -> Self {
+        JobSettings {
+            max_concurrent: 5,
+            timeout_seconds: None,
+            max_queue_depth: 100,
+        }
+    }
 }
 
 impl Default for StackOptions {
@@ -42,6 +65,7 @@ impl Default for StackOptions {
             use_crl: true,
             log_level: "debug".to_owned(),
             ready_timeout: Duration::from_secs(15),
+            jobs: JobSettings::default(),
         }
     }
 }
