@@ -63,6 +63,10 @@ pub enum Invocation {
         /// `purge` instead of `remove`.
         purge: bool,
     },
+    /// `apt-get --no-remove … dist-upgrade`: upgrade everything upgradable (new dependencies allowed, held
+    /// packages kept back), never removing a package. Used when every update is wanted, so no simulation
+    /// has to run first.
+    AptGetDistUpgrade,
     /// The reboot command of the helper's configuration, with the delay in whole minutes
     /// (`shutdown -r +N`).
     Reboot {
@@ -84,6 +88,7 @@ impl Invocation {
             Invocation::AptGetInstall { .. } => "apt_get_install",
             Invocation::AptGetOnlyUpgrade { .. } => "apt_get_only_upgrade",
             Invocation::AptGetRemove { .. } => "apt_get_remove",
+            Invocation::AptGetDistUpgrade => "apt_get_dist_upgrade",
             Invocation::Reboot { .. } => "reboot",
         }
     }

@@ -205,8 +205,12 @@ pub async fn apply(state: &AppState, request: &Request<'_>) -> Result<Reply, Api
         exclude,
         reboot_after_seconds: reboot.then_some(delay),
     };
+    // Queue the job first: counting asks the helper for the upgradable list, a read that runs alongside
+    // the job's own refresh instead of delaying it.
+    let job = state
+        .jobs
+        .submit(intent.clone(), Requester::client(request.conn))?;
     let count = patches_count(state, &intent).await;
-    let job = state.jobs.submit(intent, Requester::client(request.conn))?;
     accepted(
         &job,
         json!({

@@ -143,6 +143,7 @@ pub fn class_of(inv: &Invocation) -> ExecClass {
         Invocation::AptGetUpdate
         | Invocation::AptGetInstall { .. }
         | Invocation::AptGetOnlyUpgrade { .. }
+        | Invocation::AptGetDistUpgrade
         | Invocation::AptGetRemove { .. } => ExecClass::Change,
         Invocation::Reboot { .. } => ExecClass::Reboot,
         _ => ExecClass::Read,

@@ -33,6 +33,7 @@ pub(super) struct FrontendYaml<'a> {
     pub state_dir: &'a Path,
     pub log_level: &'a str,
     pub jobs: super::options::JobSettings,
+    pub max_connections: u32,
 }
 
 /// A YAML double-quoted scalar (JSON string syntax, which YAML accepts): paths may hold any character.
@@ -101,7 +102,7 @@ pub(super) fn frontend_yaml(c: &FrontendYaml<'_>) -> Result<String> {
     };
     Ok(format!(
         "# Written by lpa_testkit::harness.\n\
-         server:\n  bind: {bind}\n  port: {port}\n  max_connections: 512\n  handshake_timeout_seconds: 10\n  \
+         server:\n  bind: {bind}\n  port: {port}\n  max_connections: {max_connections}\n  handshake_timeout_seconds: 10\n  \
          request_timeout_seconds: 30\n  max_body_bytes: 1048576\n\
          tls:\n  ca_cert: {ca}\n  server_cert: {cert}\n  server_key: {key}\n  crl_path: {crl}\n\
          whitelist:\n  path: {whitelist}\n\
@@ -119,6 +120,7 @@ pub(super) fn frontend_yaml(c: &FrontendYaml<'_>) -> Result<String> {
         socket = path(c.helper_socket)?,
         state = path(c.state_dir)?,
         level = quoted(c.log_level),
+        max_connections = c.max_connections,
         max_concurrent = c.jobs.max_concurrent,
         timeout_seconds = c
             .jobs

@@ -170,6 +170,7 @@ impl Stack {
                 state_dir: &state,
                 log_level: &options.log_level,
                 jobs: options.jobs,
+                max_connections: options.max_connections,
             })?,
         )?;
 

@@ -30,6 +30,8 @@ pub struct StackOptions {
     pub ready_timeout: Duration,
     /// The frontend's job settings (`jobs:` in config.yaml). Default: the production defaults.
     pub jobs: JobSettings,
+    /// `server.max_connections`. Default 512.
+    pub max_connections: u32,
 }
 
 /// The `jobs:` section the harness writes; tests shorten the timeout or the queue to reach those paths.
@@ -66,6 +68,7 @@ impl Default for StackOptions {
             log_level: "debug".to_owned(),
             ready_timeout: Duration::from_secs(15),
             jobs: JobSettings::default(),
+            max_connections: 512,
         }
     }
 }

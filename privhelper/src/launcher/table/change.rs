@@ -82,6 +82,10 @@ pub(super) fn command_line(
             ]);
             names.iter().map(|n| n.as_str().to_owned()).collect()
         }
+        Invocation::AptGetDistUpgrade => {
+            args.extend(["--no-remove".into(), "dist-upgrade".into()]);
+            Vec::new()
+        }
         Invocation::AptGetRemove { names, purge } => {
             non_empty(names.len(), inv)?;
             args.push(if *purge { "purge" } else { "remove" }.into());
@@ -221,6 +225,7 @@ mod tests {
         out.push(Invocation::AptGetOnlyUpgrade {
             names: vec![name("demo-app"), name("demo-lib")],
         });
+        out.push(Invocation::AptGetDistUpgrade);
         for purge in [false, true] {
             out.push(Invocation::AptGetRemove {
                 names: vec![name("hello")],
@@ -287,8 +292,9 @@ mod tests {
                 "demo-lib"
             ])
         );
-        assert_eq!(argv(&inv[4]), with_common(&["remove", "--", "hello"]));
-        assert_eq!(argv(&inv[5]), with_common(&["purge", "--", "hello"]));
+        assert_eq!(argv(&inv[4]), with_common(&["--no-remove", "dist-upgrade"]));
+        assert_eq!(argv(&inv[5]), with_common(&["remove", "--", "hello"]));
+        assert_eq!(argv(&inv[6]), with_common(&["purge", "--", "hello"]));
         let cl = table_command_line(&inv[1], &table(), Some(9)).unwrap();
         assert_eq!(cl.program, PathBuf::from("/usr/bin/apt-get"));
         assert!(cl.is_apt);
@@ -358,8 +364,8 @@ mod tests {
     #[test]
     fn classes_decide_status_streaming() {
         let inv = every_change_invocation();
-        assert!(inv[..6].iter().all(|i| class_of(i) == ExecClass::Change));
-        assert_eq!(class_of(&inv[6]), ExecClass::Reboot);
+        assert!(inv[..7].iter().all(|i| class_of(i) == ExecClass::Change));
+        assert_eq!(class_of(&inv[7]), ExecClass::Reboot);
         assert_eq!(
             class_of(&Invocation::AptSimulateDistUpgrade),
             ExecClass::Read
