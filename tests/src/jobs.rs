@@ -33,6 +33,17 @@ pub async fn submit(
         .to_owned()
 }
 
+/// Submits `POST /api/v1/packages` for one package and returns the job id.
+pub async fn install(client: &ApiClient, name: &str) -> String {
+    submit(
+        client,
+        reqwest::Method::POST,
+        "/api/v1/packages",
+        Some(serde_json::json!({"packages": [{"name": name}]})),
+    )
+    .await
+}
+
 /// `GET /api/v1/jobs/{id}` data.
 pub async fn job(client: &ApiClient, id: &str) -> Value {
     let resp = send(

@@ -1,7 +1,7 @@
 //! Package-changing jobs end to end: real apt/dpkg on a sandbox root, through the real helper, over real mTLS.
 
 use lpa_testkit::fixtures::apt::{Snapshot, versions};
-use lpa_tests::jobs::{changes, send, submit, wait, wait_until};
+use lpa_tests::jobs::{changes, install, send, submit, wait, wait_until};
 use lpa_tests::stack;
 use reqwest::Method;
 use serde_json::json;
@@ -183,13 +183,7 @@ async fn second_apply_shape_with_a_selection_upgrades_only_that_package() {
 async fn failing_postinst_fails_the_job_with_exit_code_and_stderr() {
     let stack = stack::plain();
     let client = stack::client(&stack);
-    let id = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "demo-broken"}]})),
-    )
-    .await;
+    let id = install(&client, "demo-broken").await;
     let job = wait(&client, &id, LIMIT).await;
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(job["error_code"], "PKG_MANAGER_ERROR", "{job}");
@@ -219,13 +213,7 @@ async fn failing_postinst_fails_the_job_with_exit_code_and_stderr() {
     assert_eq!(resp.status, 202, "{:?}", resp.envelope);
     let purge = wait(&client, resp.data()["job_id"].as_str().expect("id"), LIMIT).await;
     assert_eq!(purge["status"], "completed", "{purge}");
-    let id = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "hello"}]})),
-    )
-    .await;
+    let id = install(&client, "hello").await;
     assert_eq!(wait(&client, &id, LIMIT).await["status"], "completed");
 }
 
@@ -233,21 +221,9 @@ async fn failing_postinst_fails_the_job_with_exit_code_and_stderr() {
 async fn conflicting_install_fails_and_removes_nothing() {
     let stack = stack::plain();
     let client = stack::client(&stack);
-    let id = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "hello"}]})),
-    )
-    .await;
+    let id = install(&client, "hello").await;
     assert_eq!(wait(&client, &id, LIMIT).await["status"], "completed");
-    let id = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "demo-conflict"}]})),
-    )
-    .await;
+    let id = install(&client, "demo-conflict").await;
     let job = wait(&client, &id, LIMIT).await;
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(job["error_code"], "DEPENDENCY_CONFLICT", "{job}");
@@ -263,13 +239,7 @@ async fn conflicting_install_fails_and_removes_nothing() {
 async fn unknown_package_fails_with_pkg_not_found() {
     let stack = stack::plain();
     let client = stack::client(&stack);
-    let id = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "no-such-package"}]})),
-    )
-    .await;
+    let id = install(&client, "no-such-package").await;
     let job = wait(&client, &id, LIMIT).await;
     assert_eq!(job["status"], "failed", "{job}");
     assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{job}");
@@ -279,13 +249,7 @@ async fn unknown_package_fails_with_pkg_not_found() {
 async fn update_and_remove_hello() {
     let mut stack = stack::plain();
     let client = stack::client(&stack);
-    let id = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "hello"}]})),
-    )
-    .await;
+    let id = install(&client, "hello").await;
     assert_eq!(wait(&client, &id, LIMIT).await["status"], "completed");
     stack
         .sandbox_mut()
@@ -368,20 +332,8 @@ async fn cancelling_a_pending_job() {
     let stack = stack::plain();
     let client = stack::client(&stack);
     // demo-slow's postinst sleeps 5 s, so the second job is still pending behind it.
-    let slow = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "demo-slow"}]})),
-    )
-    .await;
-    let queued = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "hello"}]})),
-    )
-    .await;
+    let slow = install(&client, "demo-slow").await;
+    let queued = install(&client, "hello").await;
     let resp = send(
         &client,
         Method::DELETE,
@@ -406,13 +358,7 @@ async fn cancelling_a_pending_job() {
 async fn reboot_is_refused_while_a_job_runs_and_recorded_otherwise() {
     let stack = stack::plain();
     let client = stack::client(&stack);
-    let slow = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "demo-slow"}]})),
-    )
-    .await;
+    let slow = install(&client, "demo-slow").await;
     let refused = send(
         &client,
         Method::POST,
@@ -500,18 +446,9 @@ async fn malformed_bodies_and_hostile_names_are_enveloped_400s() {
         (resp.status, resp.error_code()),
         (404, Some("JOB_NOT_FOUND"))
     );
-    let id = wait_until(
-        &client,
-        &submit(
-            &client,
-            Method::POST,
-            "/api/v1/packages",
-            Some(json!({"packages": [{"name": "hello"}]})),
-        )
-        .await,
-        LIMIT,
-        |j| j["status"] == "completed",
-    )
+    let id = wait_until(&client, &install(&client, "hello").await, LIMIT, |j| {
+        j["status"] == "completed"
+    })
     .await;
     assert_eq!(id["status"], "completed");
 }

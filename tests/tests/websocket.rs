@@ -1,10 +1,8 @@
 //! Live job progress over the WebSocket, end to end: real jobs on real apt, real mTLS.
 
 use lpa_client::ws::ServerFrame;
-use lpa_tests::jobs::submit;
+use lpa_tests::jobs::install;
 use lpa_tests::stack;
-use reqwest::Method;
-use serde_json::json;
 use std::time::Duration;
 
 const LIMIT: Duration = Duration::from_secs(60);
@@ -42,22 +40,10 @@ async fn subscribers_get_their_jobs_events_and_nobody_elses() {
     let mut idle = client.job_socket().await.expect("socket");
 
     // demo-slow's postinst takes 5 s, so its job is still running when the subscription is in place.
-    let slow = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "demo-slow"}]})),
-    )
-    .await;
+    let slow = install(&client, "demo-slow").await;
     let mut watcher = client.job_socket().await.expect("socket");
     watcher.subscribe(&slow).await.expect("subscribed");
-    let hello = submit(
-        &client,
-        Method::POST,
-        "/api/v1/packages",
-        Some(json!({"packages": [{"name": "hello"}]})),
-    )
-    .await;
+    let hello = install(&client, "hello").await;
     let mut other = client.job_socket().await.expect("socket");
     other.subscribe(&hello).await.expect("subscribed");
 
