@@ -311,7 +311,11 @@ mod tests {
         let ws = paths
             .get(crate::api::ws::PATH)
             .unwrap_or_else(|| panic!("{} missing from openapi.yaml", crate::api::ws::PATH));
-        assert!(ws.get("get").is_some(), "GET {} undocumented", crate::api::ws::PATH);
+        assert!(
+            ws.get("get").is_some(),
+            "GET {} undocumented",
+            crate::api::ws::PATH
+        );
         assert_eq!(
             paths.len(),
             TABLE.len() + 1,
