@@ -145,36 +145,30 @@ pub fn build_server_config(files: &TlsSection) -> Result<ServerTls, TlsError> {
 }
 
 fn read_certs(path: &Path, what: &'static str) -> Result<Vec<CertificateDer<'static>>, TlsError> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
-        .map_err(|source| TlsError::Pem {
-            path: path.to_path_buf(),
-            what,
-            source,
-        })?;
-    if certs.is_empty() {
-        return Err(TlsError::Empty {
-            path: path.to_path_buf(),
-            what,
-        });
-    }
-    Ok(certs)
+    read_pem_objects(path, what)
 }
 
 fn read_crls(path: &Path) -> Result<Vec<CertificateRevocationListDer<'static>>, TlsError> {
-    let what = "certificate revocation list";
-    let crls = CertificateRevocationListDer::pem_file_iter(path)
+    read_pem_objects(path, "certificate revocation list")
+}
+
+/// Every PEM object of type `T` in `path`; a file without any is an error naming it, not an empty trust set.
+fn read_pem_objects<T: rustls::pki_types::pem::PemObject>(
+    path: &Path,
+    what: &'static str,
+) -> Result<Vec<T>, TlsError> {
+    let objects = T::pem_file_iter(path)
         .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
         .map_err(|source| TlsError::Pem {
             path: path.to_path_buf(),
             what,
             source,
         })?;
-    if crls.is_empty() {
+    if objects.is_empty() {
         return Err(TlsError::Empty {
             path: path.to_path_buf(),
             what,
         });
     }
-    Ok(crls)
+    Ok(objects)
 }
