@@ -1,6 +1,8 @@
 //! Which package manager a host uses, and the name grammar each one imposes on top of [`PackageName`].
 
-use crate::names::{PackageName, ValidationError};
+mod apk;
+
+use crate::names::{PackageName, ValidationError, Version};
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
@@ -39,7 +41,7 @@ impl Backend {
     /// - dnf/yum: RPM names, the union grammar as is.
     /// - pacman: `[a-z0-9@._+-]`, not starting with `-` or `.`; we additionally refuse `@`.
     /// - apk: `[A-Za-z0-9._+-]`, which already excludes apk's special forms `!name`, `name@tag`, `name>ver`
-    ///   and file paths.
+    ///   and file paths; we additionally refuse `.apk` anywhere, which apk reads as a package file.
     pub fn check_name(self, name: &PackageName) -> Result<(), ValidationError> {
         let s = name.as_str();
         let refuse = |rule| {
@@ -67,7 +69,26 @@ impl Backend {
                 }
                 Ok(())
             }
-            Backend::Dnf | Backend::Yum | Backend::Apk => Ok(()),
+            Backend::Apk => apk::check_name(s).or_else(refuse),
+            Backend::Dnf | Backend::Yum => Ok(()),
+        }
+    }
+
+    /// Checks `version` against this backend's own version grammar, for pins such as apk's `name=VERSION`.
+    ///
+    /// - apk: apk-tools' version grammar (see the `apk` module): no epoch, `-rN` release.
+    /// - every other backend: the union grammar of [`Version`] as is.
+    pub fn check_version(self, version: &Version) -> Result<(), ValidationError> {
+        let refuse = |rule| {
+            Err(ValidationError::Backend {
+                kind: "version",
+                backend: self.as_str(),
+                rule,
+            })
+        };
+        match self {
+            Backend::Apk => apk::check_version(version.as_str()).or_else(refuse),
+            _ => Ok(()),
         }
     }
 }

@@ -73,6 +73,50 @@ pub enum Invocation {
         /// Delay in minutes (0 = now).
         delay_minutes: u32,
     },
+    // apk (Alpine). The global options (`--root`, repositories file, keys dir, lock wait) come from the
+    // helper's settings, never from a request; names and pins are checked against apk's own grammar.
+    /// `apk list --upgradable`: installed packages with a newer version in the repositories.
+    ApkListUpgradable,
+    /// `apk version -l <`: installed and available versions of outdated packages.
+    ApkVersionOutdated,
+    /// `apk upgrade --simulate`: what upgrading everything would do, without doing it.
+    ApkSimulateUpgrade,
+    /// `apk policy -- NAME`: every version of a package and where it comes from.
+    ApkPolicy {
+        /// The package.
+        name: PackageName,
+    },
+    /// `apk info -a -- NAME`: the fields of a package, one block per version apk prints.
+    ApkInfo {
+        /// The package.
+        name: PackageName,
+    },
+    /// `apk update`: refresh the repository indexes.
+    ApkUpdate,
+    /// `apk add -- NAME[=VERSION]…`; the launcher joins name and version itself.
+    ApkAdd {
+        /// What to install (at least one).
+        packages: Vec<PackageSpec>,
+    },
+    /// `apk fix --reinstall -- NAME…`: the API's `force` for packages already installed.
+    ApkReinstall {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+    },
+    /// `apk upgrade -- NAME…`: upgrades these installed packages only.
+    ApkUpgradeSelected {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+    },
+    /// `apk upgrade`: upgrade everything upgradable.
+    ApkUpgradeAll,
+    /// `apk del -- NAME…` (with the global `--purge` when asked).
+    ApkDel {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+        /// Also remove modified configuration files.
+        purge: bool,
+    },
 }
 
 impl Invocation {
@@ -90,6 +134,17 @@ impl Invocation {
             Invocation::AptGetRemove { .. } => "apt_get_remove",
             Invocation::AptGetDistUpgrade => "apt_get_dist_upgrade",
             Invocation::Reboot { .. } => "reboot",
+            Invocation::ApkListUpgradable => "apk_list_upgradable",
+            Invocation::ApkVersionOutdated => "apk_version_outdated",
+            Invocation::ApkSimulateUpgrade => "apk_simulate_upgrade",
+            Invocation::ApkPolicy { .. } => "apk_policy",
+            Invocation::ApkInfo { .. } => "apk_info",
+            Invocation::ApkUpdate => "apk_update",
+            Invocation::ApkAdd { .. } => "apk_add",
+            Invocation::ApkReinstall { .. } => "apk_reinstall",
+            Invocation::ApkUpgradeSelected { .. } => "apk_upgrade_selected",
+            Invocation::ApkUpgradeAll => "apk_upgrade_all",
+            Invocation::ApkDel { .. } => "apk_del",
         }
     }
 }
