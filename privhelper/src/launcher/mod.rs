@@ -195,11 +195,12 @@ fn read_requests(
                 ExecClass::Change => ctx.policy.change_timeout,
                 ExecClass::Read | ExecClass::Reboot => ctx.policy.timeout,
             };
-            let status: Option<spawn::StatusSink> = class.streams_status().then(|| {
+            let status = table::status_channel(&invocation).map(|channel| {
                 let writer = writer.clone();
-                Box::new(move |line: String| {
+                let sink = Box::new(move |line: String| {
                     respond(&writer, LauncherResponse::Status { id, line });
-                }) as spawn::StatusSink
+                }) as spawn::StatusSink;
+                (sink, channel)
             });
             let result = spawn::run_with(
                 |fd| table::command_line(&invocation, &ctx.table, fd),

@@ -14,8 +14,8 @@
 //! ends the launcher at once instead of in order — the stop that was asked for, minus the courtesy of
 //! stopping the broker first (which dies with its parent anyway).
 
-use super::status_pipe::{self, StatusPipe};
-use super::table::CommandLine;
+use super::status_pipe::{self, LineSplitter, StatusPipe};
+use super::table::{CommandLine, StatusChannel};
 use lpa_protocol::launcher::{ExecOutput, LaunchError};
 use nix::sys::signal::{SigSet, SigmaskHow, Signal, killpg};
 use nix::unistd::Pid;
@@ -71,25 +71,34 @@ pub fn run(cl: &CommandLine, policy: &SpawnPolicy) -> Result<ExecOutput, LaunchE
     run_with(|_| Ok(cl.clone()), policy, policy.timeout, None, |_| {})
 }
 
+/// Where [`run_with`] sends status lines, and which channel they are read from.
+pub type Status = (StatusSink, StatusChannel);
+
 /// A receiver of status lines.
 pub type StatusSink = Box<dyn FnMut(String) + Send>;
 
 /// Runs the command line that `build` returns, to completion, killing its process group after `timeout`.
 ///
-/// With a `status` sink, a status pipe is created first and `build` gets its descriptor number; each line
-/// the child writes to it goes to `status` as it arrives, and all of them are passed on before this
-/// function returns. `started` gets the child's process group right after the spawn (for cancellation).
+/// With a `status` sink on [`StatusChannel::Pipe`], a status pipe is created first and `build` gets its
+/// descriptor number; each line the child writes to it goes to the sink as it arrives. On
+/// [`StatusChannel::Stdout`] the child's standard output is split into lines for the sink while it is also
+/// captured. Either way all lines are passed on before this function returns. `started` gets the child's process group right after the spawn (for cancellation).
 // The one place that starts processes (DESIGN invariant 2); the argv comes from the command table only.
 #[allow(clippy::disallowed_methods)]
 pub fn run_with(
     build: impl FnOnce(Option<i32>) -> Result<CommandLine, LaunchError>,
     policy: &SpawnPolicy,
     timeout: Duration,
-    status: Option<StatusSink>,
+    status: Option<Status>,
     started: impl FnOnce(Pid),
 ) -> Result<ExecOutput, LaunchError> {
     let guard = SPAWN_LOCK.lock().unwrap_or_else(|p| p.into_inner());
-    let pipe = match status {
+    let (pipe_sink, stdout_sink) = match status {
+        Some((sink, StatusChannel::Pipe)) => (Some(sink), None),
+        Some((sink, StatusChannel::Stdout)) => (None, Some(sink)),
+        None => (None, None),
+    };
+    let pipe = match pipe_sink {
         Some(_) => Some(StatusPipe::create().map_err(|e| LaunchError::Spawn {
             program: "status pipe".into(),
             reason: e.to_string(),
@@ -125,12 +134,12 @@ pub fn run_with(
     })?;
     let pgid = Pid::from_raw(child.id() as i32);
     started(pgid);
-    let status_done = match (reader, status) {
+    let status_done = match (reader, pipe_sink) {
         (Some(reader), Some(sink)) => Some(status_pipe::stream_lines(reader, sink)),
         _ => None,
     };
-    let out_rx = capture(child.stdout.take(), policy.capture_limit);
-    let err_rx = capture(child.stderr.take(), policy.capture_limit);
+    let out_rx = capture(child.stdout.take(), policy.capture_limit, stdout_sink);
+    let err_rx = capture(child.stderr.take(), policy.capture_limit, None);
 
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
@@ -187,21 +196,27 @@ fn spawn_with_empty_mask(cmd: &mut Command) -> std::io::Result<std::process::Chi
 }
 
 /// Reads a pipe to its end on its own thread, keeping at most `limit` bytes and draining the rest so the
-/// child never blocks on a full pipe. Sends `(bytes, truncated)`.
+/// child never blocks on a full pipe. Sends `(bytes, truncated)`. With `lines`, every line read (bounded,
+/// also past the capture limit) goes to it as well, before the result is sent.
 fn capture(
     pipe: Option<impl Read + Send + 'static>,
     limit: usize,
+    mut lines: Option<StatusSink>,
 ) -> mpsc::Receiver<(Vec<u8>, bool)> {
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         let mut kept = Vec::new();
         let mut truncated = false;
+        let mut splitter = LineSplitter::default();
         if let Some(mut pipe) = pipe {
             let mut buf = [0u8; 16 * 1024];
             loop {
                 match pipe.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
+                        if let Some(sink) = lines.as_mut() {
+                            splitter.push(&buf[..n], sink);
+                        }
                         let room = limit.saturating_sub(kept.len());
                         if n > room {
                             truncated = true;
@@ -212,6 +227,9 @@ fn capture(
                     Err(_) => break,
                 }
             }
+        }
+        if let Some(sink) = lines.as_mut() {
+            splitter.finish(sink);
         }
         let _ = tx.send((kept, truncated));
     });
@@ -312,7 +330,10 @@ mod tests {
             },
             &SpawnPolicy::default(),
             Duration::from_secs(10),
-            Some(Box::new(move |l| sink.lock().unwrap().push(l))),
+            Some((
+                Box::new(move |l| sink.lock().unwrap().push(l)),
+                StatusChannel::Pipe,
+            )),
             |_| {},
         )
         .unwrap();
@@ -323,6 +344,32 @@ mod tests {
         );
         // Had the parent kept its write end, the reader would have waited out the pipe grace period.
         assert!(start.elapsed() < PIPE_GRACE, "{:?}", start.elapsed());
+    }
+
+    #[test]
+    fn stdout_status_lines_stream_and_are_captured_too_without_a_status_descriptor() {
+        let lines = std::sync::Arc::new(Mutex::new(Vec::new()));
+        let sink = lines.clone();
+        let out = run_with(
+            |fd| {
+                assert_eq!(fd, None, "no status pipe on the stdout channel");
+                Ok(sh("echo 'Running transaction'; echo -n 'Installing: hello'"))
+            },
+            &SpawnPolicy::default(),
+            Duration::from_secs(10),
+            Some((
+                Box::new(move |l| sink.lock().unwrap().push(l)),
+                StatusChannel::Stdout,
+            )),
+            |_| {},
+        )
+        .unwrap();
+        assert_eq!(out.exit_code, Some(0));
+        assert_eq!(out.stdout, "Running transaction\nInstalling: hello");
+        assert_eq!(
+            *lines.lock().unwrap(),
+            ["Running transaction", "Installing: hello"]
+        );
     }
 
     /// Descriptors of this process that a child would inherit (no `O_CLOEXEC` in `/proc/self/fdinfo`).
@@ -355,7 +402,7 @@ mod tests {
                 },
                 &SpawnPolicy::default(),
                 Duration::from_secs(10),
-                Some(Box::new(|_| {})),
+                Some((Box::new(|_| {}), StatusChannel::Pipe)),
                 |_| {},
             )
         });

@@ -77,12 +77,13 @@ pub fn stream_lines(
 
 /// Splits a byte stream into bounded lines.
 #[derive(Debug, Default)]
-struct LineSplitter {
+pub(super) struct LineSplitter {
     line: Vec<u8>,
 }
 
 impl LineSplitter {
-    fn push(&mut self, bytes: &[u8], sink: &mut impl FnMut(String)) {
+    /// Feeds bytes; every complete line goes to `sink`.
+    pub(super) fn push(&mut self, bytes: &[u8], sink: &mut impl FnMut(String)) {
         for &b in bytes {
             if b == b'\n' {
                 self.emit(sink);
@@ -92,7 +93,8 @@ impl LineSplitter {
         }
     }
 
-    fn finish(&mut self, sink: &mut impl FnMut(String)) {
+    /// Passes on the last, unterminated line.
+    pub(super) fn finish(&mut self, sink: &mut impl FnMut(String)) {
         if !self.line.is_empty() {
             self.emit(sink);
         }

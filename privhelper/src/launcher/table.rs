@@ -131,10 +131,36 @@ pub enum ExecClass {
 }
 
 impl ExecClass {
-    /// Whether the command writes apt status lines to a pipe whose descriptor is passed in its argv.
+    /// Whether the command's progress is streamed back to the broker while it runs.
     pub fn streams_status(self) -> bool {
         self == ExecClass::Change
     }
+}
+
+/// Where the progress lines of a package-changing entry come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StatusChannel {
+    /// A pipe whose descriptor number is passed in argv (apt's `APT::Status-Fd`): machine-readable lines,
+    /// separate from the human output.
+    Pipe,
+    /// The program's standard output, line by line: dnf, pacman and apk have no status descriptor, and
+    /// their `LC_ALL=C` output is what their trackers parse. The lines are captured as stdout as well.
+    Stdout,
+}
+
+/// The status channel of `inv`, or `None` for entries whose progress is not streamed.
+pub fn status_channel(inv: &Invocation) -> Option<StatusChannel> {
+    if !class_of(inv).streams_status() {
+        return None;
+    }
+    Some(match inv {
+        Invocation::AptGetUpdate
+        | Invocation::AptGetInstall { .. }
+        | Invocation::AptGetOnlyUpgrade { .. }
+        | Invocation::AptGetDistUpgrade
+        | Invocation::AptGetRemove { .. } => StatusChannel::Pipe,
+        _ => StatusChannel::Stdout,
+    })
 }
 
 /// The class of `inv`.
