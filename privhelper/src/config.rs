@@ -4,6 +4,7 @@
 //! misspelt key that silently falls back to a default (for example `allow_root_peers`) is worse than a
 //! refusal to start. Every error names the file, and the key where one is at fault.
 
+use lpa_protocol::Backend;
 use serde::Deserialize;
 use serde::de::{self, Deserializer, Visitor};
 use std::fmt;
@@ -103,8 +104,7 @@ impl Default for RebootConfig {
     }
 }
 
-/// `backend:` — `auto` detects from the package root; the other families are recognised so that the
-/// refusal can say "not supported yet" instead of "unknown value".
+/// `backend:` — `auto` detects from the package root's os-release and the programs present.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum BackendChoice {
@@ -113,13 +113,13 @@ pub enum BackendChoice {
     Auto,
     /// apt + dpkg.
     Apt,
-    /// Recognised, refused in this version.
+    /// dnf + rpm.
     Dnf,
-    /// Recognised, refused in this version.
+    /// yum + rpm (dnf's grammar and parsers with the `yum` program).
     Yum,
-    /// Recognised, refused in this version.
+    /// pacman.
     Pacman,
-    /// Recognised, refused in this version.
+    /// apk.
     Apk,
 }
 
@@ -296,6 +296,18 @@ impl HelperConfig {
 }
 
 impl BackendChoice {
+    /// The explicitly chosen backend, or `None` for `auto`.
+    pub fn backend(self) -> Option<Backend> {
+        match self {
+            BackendChoice::Auto => None,
+            BackendChoice::Apt => Some(Backend::Apt),
+            BackendChoice::Dnf => Some(Backend::Dnf),
+            BackendChoice::Yum => Some(Backend::Yum),
+            BackendChoice::Pacman => Some(Backend::Pacman),
+            BackendChoice::Apk => Some(Backend::Apk),
+        }
+    }
+
     /// The spelling in the file.
     pub fn as_str(self) -> &'static str {
         match self {

@@ -9,21 +9,15 @@ use std::path::Path;
 /// Why no backend could be chosen.
 #[derive(Debug, thiserror::Error)]
 pub enum DetectError {
-    /// The distribution family is known but its backend is not implemented yet.
-    #[error("{os} uses {backend}, which this version of the helper does not support yet")]
-    NotSupportedYet {
-        /// The os-release ID.
+    /// The backend's package manager is not installed on this host.
+    #[error("{os} uses {backend}, but none of {looked_for} exists on this host")]
+    ProgramMissing {
+        /// The os-release ID, or `helper.yaml` for an explicit choice.
         os: String,
-        /// The package manager that family uses.
+        /// The backend.
         backend: &'static str,
-    },
-    /// A Debian-family root, but apt-get is missing on this host.
-    #[error("{os} is a Debian-family system but {apt_get} is missing")]
-    AptMissing {
-        /// The os-release ID.
-        os: String,
-        /// The path looked at.
-        apt_get: &'static str,
+        /// The paths looked at.
+        looked_for: String,
     },
     /// Nothing recognisable.
     #[error(
@@ -37,66 +31,89 @@ pub enum DetectError {
     },
 }
 
-/// The apt-get the launcher would run.
-pub const APT_GET: &str = "/usr/bin/apt-get";
+/// The absolute paths of the program that identifies each backend on a host, in the order the launcher's
+/// table tries them.
+pub fn program_candidates(backend: Backend) -> &'static [&'static str] {
+    match backend {
+        Backend::Apt => &["/usr/bin/apt-get"],
+        Backend::Dnf => &["/usr/bin/dnf"],
+        Backend::Yum => &["/usr/bin/yum"],
+        Backend::Pacman => &["/usr/bin/pacman"],
+        Backend::Apk => &["/sbin/apk", "/usr/sbin/apk", "/usr/bin/apk"],
+        _ => &[],
+    }
+}
 
-/// Chooses the backend; `apt_get_present` says whether [`APT_GET`] exists on this host.
+/// Chooses the backend; `present` says whether a path exists on this host (the real check is
+/// [`exists`]).
 pub fn detect(
     choice: BackendChoice,
     root: &Path,
-    apt_get_present: bool,
+    present: impl Fn(&str) -> bool,
 ) -> Result<Backend, DetectError> {
-    if choice == BackendChoice::Apt {
-        return Ok(Backend::Apt);
+    let installed = |backend| program_candidates(backend).iter().any(|p| present(p));
+    let missing = |os: &str, backend: Backend| DetectError::ProgramMissing {
+        os: os.to_owned(),
+        backend: backend.as_str(),
+        looked_for: program_candidates(backend).join(", "),
+    };
+    if let Some(backend) = choice.backend() {
+        return if installed(backend) {
+            Ok(backend)
+        } else {
+            Err(missing("helper.yaml", backend))
+        };
     }
     let os = os_release::read(root).map_err(|e| DetectError::Unknown {
         root: root.display().to_string(),
         reason: format!("no readable etc/os-release or usr/lib/os-release ({e})"),
     })?;
-    from_os_release(&os, apt_get_present).map_err(|e| match e {
-        DetectError::Unknown { reason, .. } => DetectError::Unknown {
-            root: root.display().to_string(),
-            reason,
-        },
-        other => other,
-    })
+    let family = family(&os).ok_or_else(|| DetectError::Unknown {
+        root: root.display().to_string(),
+        reason: format!("unrecognised distribution {:?}", os.id),
+    })?;
+    match family {
+        // RHEL 8+ ships both (`yum` is a link to dnf): dnf is the real front end; a RHEL 7 host has
+        // only yum.
+        Backend::Dnf if !installed(Backend::Dnf) && installed(Backend::Yum) => Ok(Backend::Yum),
+        backend if installed(backend) => Ok(backend),
+        backend => Err(missing(&os.id, backend)),
+    }
 }
 
-/// The family decision on a parsed os-release.
-pub fn from_os_release(os: &OsRelease, apt_get_present: bool) -> Result<Backend, DetectError> {
-    let ids: Vec<&str> = std::iter::once(os.id.as_str())
+/// Whether `path` exists as a regular, executable file.
+pub fn exists(path: &str) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
+
+/// The package-manager family of a parsed os-release (`ID`, then `ID_LIKE`), or `None`.
+pub fn family(os: &OsRelease) -> Option<Backend> {
+    const FAMILIES: [(&[&str], Backend); 4] = [
+        (&["debian", "ubuntu"], Backend::Apt),
+        (
+            &[
+                "fedora",
+                "rhel",
+                "centos",
+                "rocky",
+                "almalinux",
+                "ol",
+                "amzn",
+            ],
+            Backend::Dnf,
+        ),
+        (&["arch", "archlinux"], Backend::Pacman),
+        (&["alpine"], Backend::Apk),
+    ];
+    std::iter::once(os.id.as_str())
         .chain(os.id_like.iter().map(String::as_str))
-        .collect();
-    let is = |names: &[&str]| ids.iter().any(|i| names.contains(i));
-    let not_yet = |backend| {
-        Err(DetectError::NotSupportedYet {
-            os: os.id.clone(),
-            backend,
+        .find_map(|id| {
+            FAMILIES
+                .iter()
+                .find(|(ids, _)| ids.contains(&id))
+                .map(|(_, b)| *b)
         })
-    };
-    if is(&["debian", "ubuntu"]) {
-        return if apt_get_present {
-            Ok(Backend::Apt)
-        } else {
-            Err(DetectError::AptMissing {
-                os: os.id.clone(),
-                apt_get: APT_GET,
-            })
-        };
-    }
-    if is(&["fedora", "rhel", "centos", "rocky", "almalinux"]) {
-        return not_yet("dnf");
-    }
-    if is(&["arch"]) {
-        return not_yet("pacman");
-    }
-    if is(&["alpine"]) {
-        return not_yet("apk");
-    }
-    Err(DetectError::Unknown {
-        root: String::new(),
-        reason: format!("unrecognised distribution {:?}", os.id),
-    })
 }
 
 #[cfg(test)]
@@ -111,55 +128,69 @@ mod tests {
         }
     }
 
-    #[test]
-    fn debian_family_with_apt_get_is_apt() {
-        assert_eq!(
-            from_os_release(&os("debian", &[]), true).unwrap(),
-            Backend::Apt
-        );
-        assert_eq!(
-            from_os_release(&os("linuxmint", &["ubuntu", "debian"]), true).unwrap(),
-            Backend::Apt
-        );
-        assert!(matches!(
-            from_os_release(&os("debian", &[]), false),
-            Err(DetectError::AptMissing { .. })
-        ));
-    }
-
-    #[test]
-    fn other_families_are_clearly_not_supported_yet() {
-        for (id, like, be) in [
-            ("fedora", &[][..], "dnf"),
-            ("rocky", &["rhel", "centos", "fedora"][..], "dnf"),
-            ("arch", &[][..], "pacman"),
-            ("alpine", &[][..], "apk"),
-        ] {
-            let err = from_os_release(&os(id, like), true).unwrap_err();
-            assert!(
-                err.to_string().contains(be) && err.to_string().contains("not support yet"),
-                "{err}"
-            );
-        }
-        assert!(matches!(
-            from_os_release(&os("plan9", &[]), true),
-            Err(DetectError::Unknown { .. })
-        ));
-    }
-
-    #[test]
-    fn reads_the_package_root_and_explicit_apt_skips_detection() {
+    fn root_with(id_line: &str) -> tempfile::TempDir {
         let root = tempfile::tempdir().unwrap();
-        assert!(detect(BackendChoice::Auto, root.path(), true).is_err());
-        assert_eq!(
-            detect(BackendChoice::Apt, root.path(), false).unwrap(),
-            Backend::Apt
-        );
         std::fs::create_dir_all(root.path().join("etc")).unwrap();
-        std::fs::write(root.path().join("etc/os-release"), "ID=debian\n").unwrap();
+        std::fs::write(root.path().join("etc/os-release"), id_line).unwrap();
+        root
+    }
+
+    #[test]
+    fn each_family_is_recognised_by_id_or_id_like() {
+        for (id, like, be) in [
+            ("debian", &[][..], Backend::Apt),
+            ("linuxmint", &["ubuntu", "debian"][..], Backend::Apt),
+            ("fedora", &[][..], Backend::Dnf),
+            ("rocky", &["rhel", "centos", "fedora"][..], Backend::Dnf),
+            ("arch", &[][..], Backend::Pacman),
+            ("endeavouros", &["arch"][..], Backend::Pacman),
+            ("alpine", &[][..], Backend::Apk),
+        ] {
+            assert_eq!(family(&os(id, like)), Some(be), "{id}");
+        }
+        assert_eq!(family(&os("plan9", &[])), None);
+    }
+
+    #[test]
+    fn the_program_present_decides_between_dnf_and_yum() {
+        let root = root_with("ID=\"rhel\"\n");
+        let only = |p: &'static str| move |q: &str| q == p;
         assert_eq!(
-            detect(BackendChoice::Auto, root.path(), true).unwrap(),
-            Backend::Apt
+            detect(BackendChoice::Auto, root.path(), only("/usr/bin/dnf")).unwrap(),
+            Backend::Dnf
         );
+        assert_eq!(
+            detect(BackendChoice::Auto, root.path(), only("/usr/bin/yum")).unwrap(),
+            Backend::Yum
+        );
+        let err = detect(BackendChoice::Auto, root.path(), |_| false).unwrap_err();
+        assert!(
+            matches!(err, DetectError::ProgramMissing { backend: "dnf", .. }),
+            "{err}"
+        );
+        assert!(err.to_string().contains("/usr/bin/dnf"), "{err}");
+    }
+
+    #[test]
+    fn an_explicit_choice_skips_detection_but_needs_its_program() {
+        let empty = tempfile::tempdir().unwrap();
+        assert_eq!(
+            detect(BackendChoice::Pacman, empty.path(), |p| p
+                == "/usr/bin/pacman")
+            .unwrap(),
+            Backend::Pacman
+        );
+        let err = detect(BackendChoice::Apk, empty.path(), |_| false).unwrap_err();
+        assert!(err.to_string().contains("helper.yaml uses apk"), "{err}");
+    }
+
+    #[test]
+    fn an_unreadable_or_unknown_os_release_asks_for_an_explicit_backend() {
+        let empty = tempfile::tempdir().unwrap();
+        let err = detect(BackendChoice::Auto, empty.path(), |_| true).unwrap_err();
+        assert!(err.to_string().contains("set `backend:`"), "{err}");
+        let root = root_with("ID=plan9\n");
+        let err = detect(BackendChoice::Auto, root.path(), |_| true).unwrap_err();
+        assert!(err.to_string().contains("plan9"), "{err}");
     }
 }

@@ -55,11 +55,10 @@ fn main() -> ExitCode {
 fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let cfg = HelperConfig::load(&args.config)?;
     let ids = Identities::resolve(&cfg).with_context(|| args.config.display().to_string())?;
-    let backend = detect::detect(
-        cfg.backend,
-        &cfg.package_root,
-        Path::new(detect::APT_GET).exists(),
-    )?;
+    let backend = detect::detect(cfg.backend, &cfg.package_root, detect::exists)?;
+    if !lpa_privhelper::backend::available(backend) {
+        bail!("the {backend} backend is not available in this build of the helper");
+    }
     // A reboot command that someone other than root could rewrite would hand them root: refuse to start.
     // A missing one only disables reboots (containers and minimal hosts have no shutdown).
     let reboot_command = match check_reboot_command(&cfg.reboot.command) {

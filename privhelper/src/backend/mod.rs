@@ -1,4 +1,43 @@
-//! Package-manager backends: which table commands an operation needs, and what their output means.
-//! Only apt exists in this version; the other families are refused at start by [`crate::detect`].
+//! Package-manager backends behind one interface, [`PackageManager`]: what each reads, which table
+//! commands a change needs, and what their output means. [`open`] picks the implementation for the
+//! backend chosen at start ([`crate::detect`]).
 
 pub mod apt;
+mod judge;
+pub mod manager;
+pub mod support;
+
+pub use judge::{Evidence, Phase, Verdict};
+pub use manager::{BoxFuture, Change, PackageManager, Tracker};
+
+use crate::broker::launcher_client::LauncherClient;
+use lpa_protocol::Backend;
+use std::path::Path;
+use std::sync::Arc;
+
+/// Why a backend could not be opened.
+#[derive(Debug, thiserror::Error)]
+#[error("the {backend} backend is not available in this build of the helper")]
+pub struct OpenError {
+    /// The backend asked for.
+    pub backend: &'static str,
+}
+
+/// Whether this build has an implementation of `backend` (checked at start, before forking).
+pub fn available(backend: Backend) -> bool {
+    matches!(backend, Backend::Apt)
+}
+
+/// The package manager for `backend` on `package_root`, running commands through `launcher`.
+pub fn open(
+    backend: Backend,
+    package_root: &Path,
+    launcher: LauncherClient,
+) -> Result<Arc<dyn PackageManager>, OpenError> {
+    match backend {
+        Backend::Apt => Ok(Arc::new(apt::AptManager::new(package_root, launcher))),
+        other => Err(OpenError {
+            backend: other.as_str(),
+        }),
+    }
+}

@@ -47,11 +47,10 @@ pub fn run(
         listener.set_nonblocking(true)?;
         let listener = tokio::net::UnixListener::from_std(listener)?;
         let client = launcher_client::LauncherClient::start(launcher)?;
-        let services = Arc::new(Services::new(
-            settings.backend,
-            settings.package_root,
-            client,
-        ));
+        let manager =
+            crate::backend::open(settings.backend, &settings.package_root, client.clone())
+                .map_err(std::io::Error::other)?;
+        let services = Arc::new(Services::new(manager, settings.package_root, client));
         tracing::info!(backend = %settings.backend, "broker serving");
         loop {
             let (stream, _) = match listener.accept().await {

@@ -353,7 +353,9 @@ mod tests {
         let out = run_with(
             |fd| {
                 assert_eq!(fd, None, "no status pipe on the stdout channel");
-                Ok(sh("echo 'Running transaction'; echo -n 'Installing: hello'"))
+                Ok(sh(
+                    "echo 'Running transaction'; echo -n 'Installing: hello'",
+                ))
             },
             &SpawnPolicy::default(),
             Duration::from_secs(10),

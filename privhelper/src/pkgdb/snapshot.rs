@@ -60,6 +60,15 @@ impl Snapshot {
                 config_only.insert(name.to_owned());
             }
         }
+        Self::from_entries(entries, config_only)
+    }
+
+    /// A snapshot from `(name, architecture, version)` entries of packages whose files are on disk, for
+    /// every backend: a name present in several architectures is keyed `name:arch`.
+    pub fn from_entries(
+        entries: Vec<(String, String, String)>,
+        config_only: BTreeSet<String>,
+    ) -> Snapshot {
         let mut count: BTreeMap<&str, usize> = BTreeMap::new();
         for (name, _, _) in &entries {
             *count.entry(name.as_str()).or_default() += 1;

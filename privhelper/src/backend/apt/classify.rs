@@ -7,37 +7,7 @@
 
 use lpa_protocol::FailureKind;
 
-/// Which run is being judged: a refresh failure is always `CACHE_REFRESH_ERROR` (the frontend's cache
-/// state and patch jobs depend on exactly that), with the cause in the message.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Phase {
-    /// `apt-get update`.
-    Refresh,
-    /// `apt-get install|remove|purge`.
-    Change,
-}
-
-/// What a run left behind.
-#[derive(Debug, Clone, Copy)]
-pub struct Evidence<'a> {
-    /// Exit code; `None` when killed by a signal.
-    pub exit_code: Option<i32>,
-    /// Standard output.
-    pub stdout: &'a str,
-    /// Standard error.
-    pub stderr: &'a str,
-    /// `pmerror` lines as `PACKAGE: MESSAGE`.
-    pub pm_errors: &'a [String],
-}
-
-/// A failure: its kind and the message for the job.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Verdict {
-    /// The kind.
-    pub kind: FailureKind,
-    /// Human-readable reason, quoting apt.
-    pub message: String,
-}
+pub use crate::backend::judge::{Evidence, Phase, Verdict};
 
 /// The failure of a run, or `None` when it succeeded.
 pub fn classify(phase: Phase, ev: &Evidence<'_>) -> Option<Verdict> {

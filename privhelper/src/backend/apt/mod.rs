@@ -3,6 +3,7 @@
 //! parser ([`status_fd`]) and the failure classification ([`classify`]).
 
 pub mod classify;
+mod manager;
 pub mod policy;
 #[cfg(test)]
 mod recorded;
@@ -10,4 +11,5 @@ pub mod show;
 pub mod simulate;
 pub mod status_fd;
 
+pub use manager::AptManager;
 pub use simulate::UpgradableCache;

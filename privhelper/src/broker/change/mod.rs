@@ -1,10 +1,10 @@
-//! Package-changing operations: one at a time, each bracketed by a snapshot of the dpkg database.
+//! Package-changing operations: one at a time, each bracketed by a snapshot of the package database.
 //!
 //! [`Changer::handle`] validates the request, waits for the change lock (a `Cancel` or `Abort` while it
-//! waits ends the request at once), snapshots installed versions, runs the apt invocation of the operation
-//! ([`run`]) and snapshots again; the diff is the request's `changes` on success *and* on failure
-//! ([`report`]). Reads never take this lock (DESIGN invariant 10): they read the dpkg database directly or
-//! run reading commands, which apt does not lock.
+//! waits ends the request at once), snapshots installed versions, runs the backend's invocation of the
+//! operation ([`run`]) and snapshots again; the diff is the request's `changes` on success *and* on
+//! failure ([`report`]). Reads never take this lock (DESIGN invariant 10): they read the package database
+//! directly or run reading commands, which do not take the package manager's lock.
 
 mod plan;
 mod report;
@@ -12,18 +12,15 @@ mod run;
 
 use super::control::{Control, Stop};
 use super::launcher_client::LauncherClient;
-use crate::backend::apt::classify::{Evidence, Phase, classify};
-use crate::backend::apt::simulate;
-use crate::backend::apt::status_fd::ProgressTracker;
+use crate::backend::{Change, Evidence, PackageManager, Phase, Verdict};
 use crate::pkgdb::snapshot::Snapshot;
 use lpa_protocol::launcher::Invocation;
 use lpa_protocol::{
-    Backend, ChangeReport, FailureKind, Glob, HelperError, InstallOptions, Operation, Outcome,
-    PackageName, PackageSpec, RequestId, ServerMessage, Version,
+    ChangeReport, FailureKind, Glob, HelperError, Operation, Outcome, PackageName, RequestId,
+    ServerMessage,
 };
 use plan::{plan_updates, with_notes};
 use report::{conclude, early_failure, stopped, summarize};
-use std::path::PathBuf;
 use std::sync::Arc;
 use tokio::sync::mpsc;
 
@@ -39,18 +36,16 @@ pub struct RequestCtx {
 
 /// Runs package-changing operations, one at a time.
 pub struct Changer {
-    backend: Backend,
-    package_root: PathBuf,
+    manager: Arc<dyn PackageManager>,
     launcher: LauncherClient,
     lock: tokio::sync::Mutex<()>,
 }
 
 impl Changer {
-    /// A changer for `package_root`.
-    pub fn new(backend: Backend, package_root: PathBuf, launcher: LauncherClient) -> Changer {
+    /// A changer for `manager`'s packages.
+    pub fn new(manager: Arc<dyn PackageManager>, launcher: LauncherClient) -> Changer {
         Changer {
-            backend,
-            package_root,
+            manager,
             launcher,
             lock: tokio::sync::Mutex::new(()),
         }
@@ -65,13 +60,15 @@ impl Changer {
         };
         match op {
             Operation::RefreshCache => self.refresh(ctx).await,
-            Operation::Install { packages, options } => self
-                .install(packages, options, ctx)
+            Operation::Install { packages, options } => {
+                let before = self.snapshot().await?;
+                let inv = self.manager.plan(Change::Install { packages, options })?;
+                self.change(inv, before, ctx).await.map(Outcome::Changed)
+            }
+            Operation::Update { name, version } => self
+                .update(Change::Update { name, version }, ctx)
                 .await
                 .map(Outcome::Changed),
-            Operation::Update { name, version } => {
-                self.update(name, version, ctx).await.map(Outcome::Changed)
-            }
             Operation::Remove { name, purge } => {
                 self.remove(name, purge, ctx).await.map(Outcome::Changed)
             }
@@ -89,7 +86,8 @@ impl Changer {
     /// Names outside the backend's grammar and empty lists are refused before the request queues.
     fn validate(&self, op: &Operation) -> Result<(), HelperError> {
         let check = |name: &PackageName| {
-            self.backend
+            self.manager
+                .backend()
                 .check_name(name)
                 .map_err(|e| HelperError::Validation {
                     message: e.to_string(),
@@ -114,15 +112,10 @@ impl Changer {
     }
 
     async fn snapshot(&self) -> Result<Snapshot, HelperError> {
-        let root = self.package_root.clone();
-        tokio::task::spawn_blocking(move || Snapshot::read(&root))
-            .await
-            .map_err(|e| HelperError::Internal {
-                message: format!("worker failed: {e}"),
-            })?
+        self.manager.snapshot().await
     }
 
-    /// Runs one apt change bracketed by snapshots and concludes it.
+    /// Runs one change bracketed by snapshots and concludes it.
     async fn change(
         &self,
         invocation: Invocation,
@@ -132,68 +125,77 @@ impl Changer {
         let run = run::run(
             &self.launcher,
             invocation,
-            ProgressTracker::for_change(),
+            self.manager.tracker(Phase::Change),
             ctx,
         )
         .await?;
         let after = self.snapshot().await?;
-        conclude(Phase::Change, &run, before.diff(&after), summarize)
+        conclude(
+            self.judge(Phase::Change),
+            &run,
+            before.diff(&after),
+            summarize,
+        )
+    }
+
+    /// The backend's classification of a run of `phase`.
+    fn judge(&self, phase: Phase) -> impl FnOnce(&Evidence<'_>) -> Option<Verdict> + '_ {
+        move |ev| self.manager.classify(phase, ev)
+    }
+
+    /// The job failure of an upgrade whose plan could not be computed (the listing command failed),
+    /// classified like a change so a lock or a fetch error keeps its code.
+    fn planning_failed(&self, e: HelperError) -> HelperError {
+        let HelperError::Exec(failure) = e else {
+            return e;
+        };
+        let evidence = Evidence {
+            exit_code: failure.exit_code,
+            stdout: "",
+            stderr: &failure.stderr,
+            pm_errors: &[],
+        };
+        let verdict = self.manager.classify(Phase::Change, &evidence);
+        HelperError::Change(lpa_protocol::ChangeFailure {
+            kind: verdict
+                .as_ref()
+                .map_or(FailureKind::PackageManager, |v| v.kind),
+            message: format!(
+                "planning the upgrade failed: {}",
+                verdict.map_or_else(|| failure.stderr.clone(), |v| v.message)
+            ),
+            exit_code: failure.exit_code,
+            stdout: String::new(),
+            stderr: failure.stderr,
+            changes: Vec::new(),
+        })
     }
 
     async fn refresh(&self, ctx: &RequestCtx) -> Result<Outcome, HelperError> {
         let run = run::run(
             &self.launcher,
-            Invocation::AptGetUpdate,
-            ProgressTracker::for_refresh(),
+            self.manager.plan(Change::Refresh)?,
+            self.manager.tracker(Phase::Refresh),
             ctx,
         )
         .await?;
-        conclude(Phase::Refresh, &run, Vec::new(), |_, _| String::new())
-            .map(|r| Outcome::CacheRefreshed { stdout: r.stdout })
+        conclude(self.judge(Phase::Refresh), &run, Vec::new(), |_, _| {
+            String::new()
+        })
+        .map(|r| Outcome::CacheRefreshed { stdout: r.stdout })
     }
 
-    async fn install(
-        &self,
-        packages: Vec<PackageSpec>,
-        options: InstallOptions,
-        ctx: &RequestCtx,
-    ) -> Result<ChangeReport, HelperError> {
+    async fn update(&self, change: Change, ctx: &RequestCtx) -> Result<ChangeReport, HelperError> {
         let before = self.snapshot().await?;
-        let inv = Invocation::AptGetInstall {
-            packages,
-            no_recommends: options.no_recommends,
-            allow_downgrades: options.allow_downgrade,
-            reinstall: options.reinstall,
-        };
-        self.change(inv, before, ctx).await
-    }
-
-    async fn update(
-        &self,
-        name: PackageName,
-        version: Option<Version>,
-        ctx: &RequestCtx,
-    ) -> Result<ChangeReport, HelperError> {
-        let before = self.snapshot().await?;
-        if !before.is_present(name.as_str()) {
+        if let Change::Update { name, .. } = &change
+            && !before.is_present(name.as_str())
+        {
             return Err(early_failure(
                 FailureKind::PackageNotFound,
                 format!("{name} is not installed, so it cannot be updated"),
             ));
         }
-        let inv = match version {
-            // An exact version; a lower one is refused by apt (no --allow-downgrades) with a clear error.
-            Some(version) => Invocation::AptGetInstall {
-                packages: vec![PackageSpec {
-                    name,
-                    version: Some(version),
-                }],
-                no_recommends: false,
-                allow_downgrades: false,
-                reinstall: false,
-            },
-            None => Invocation::AptGetOnlyUpgrade { names: vec![name] },
-        };
+        let inv = self.manager.plan(change)?;
         self.change(inv, before, ctx).await
     }
 
@@ -211,10 +213,7 @@ impl Changer {
                 format!("{name} is not installed"),
             ));
         }
-        let inv = Invocation::AptGetRemove {
-            names: vec![name],
-            purge,
-        };
+        let inv = self.manager.plan(Change::Remove { name, purge })?;
         self.change(inv, before, ctx).await
     }
 
@@ -228,39 +227,22 @@ impl Changer {
         if selection.is_none() && exclude.is_empty() {
             // Every update is wanted: let apt plan it in the same run, as an administrator would with
             // `apt-get dist-upgrade`, instead of simulating first (half the cost of a small apply).
-            let mut report = self
-                .change(Invocation::AptGetDistUpgrade, before, ctx)
-                .await?;
+            let inv = self.manager.plan(Change::UpgradeAll)?;
+            let mut report = self.change(inv, before, ctx).await?;
             if report.changes.is_empty() {
                 report.message = "nothing to apply".into();
             }
             return Ok(report);
         }
-        // Fresh, not the read cache: the plan must match the index this change will use.
-        let sim = self
-            .launcher
-            .exec(Invocation::AptSimulateDistUpgrade)
-            .await?;
-        let evidence = Evidence {
-            exit_code: sim.exit_code,
-            stdout: &sim.stdout,
-            stderr: &sim.stderr,
-            pm_errors: &[],
-        };
-        if let Some(v) = classify(Phase::Change, &evidence) {
-            return Err(HelperError::Change(lpa_protocol::ChangeFailure {
-                kind: v.kind,
-                message: format!("planning the upgrade failed: {}", v.message),
-                exit_code: sim.exit_code,
-                stdout: sim.stdout,
-                stderr: sim.stderr,
-                changes: Vec::new(),
-            }));
-        }
-        let upgradable: Vec<String> = simulate::parse_simulation(&sim.stdout)
-            .into_iter()
+        // Fresh, not the read cache: the plan must match the metadata this change will use.
+        let upgradable: Vec<String> = self
+            .manager
+            .upgradable(true)
+            .await
+            .map_err(|e| self.planning_failed(e))?
+            .iter()
             .filter(|p| p.current_version.is_some())
-            .map(|p| p.name)
+            .map(|p| p.name.clone())
             .collect();
         let plan = plan_updates(&upgradable, selection.as_deref(), &exclude);
         if plan.names.is_empty() {
@@ -272,9 +254,7 @@ impl Changer {
                 stderr: String::new(),
             });
         }
-        let inv = Invocation::AptGetOnlyUpgrade {
-            names: plan.names.clone(),
-        };
+        let inv = self.manager.plan(Change::UpgradeSome(plan.names.clone()))?;
         let mut report = self.change(inv, before, ctx).await?;
         report.message = with_notes(report.message, &plan);
         Ok(report)

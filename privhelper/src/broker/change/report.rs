@@ -2,7 +2,7 @@
 //! failure, both carrying what the dpkg database says changed.
 
 use super::run::Run;
-use crate::backend::apt::classify::{Evidence, Phase, classify};
+use crate::backend::{Evidence, Verdict};
 use crate::broker::control::Stop;
 use lpa_protocol::launcher::LaunchError;
 use lpa_protocol::{ChangeFailure, ChangeReport, FailureKind, HelperError, PackageChange};
@@ -39,10 +39,11 @@ pub fn stopped(stop: Stop, changes: Vec<PackageChange>, run: Option<&Run>) -> He
     })
 }
 
-/// Turns a finished run and the database diff into the request's result. `summary` makes the message
-/// of a success from its changes and standard output.
+/// Turns a finished run and the database diff into the request's result. `judge` is the backend's
+/// classification of the run; `summary` makes the message of a success from its changes and standard
+/// output.
 pub fn conclude(
-    phase: Phase,
+    judge: impl FnOnce(&Evidence<'_>) -> Option<Verdict>,
     run: &Run,
     changes: Vec<PackageChange>,
     summary: impl FnOnce(&[PackageChange], &str) -> String,
@@ -73,15 +74,12 @@ pub fn conclude(
             }));
         }
     };
-    let verdict = classify(
-        phase,
-        &Evidence {
-            exit_code: out.exit_code,
-            stdout: &out.stdout,
-            stderr: &out.stderr,
-            pm_errors: &run.pm_errors,
-        },
-    );
+    let verdict = judge(&Evidence {
+        exit_code: out.exit_code,
+        stdout: &out.stdout,
+        stderr: &out.stderr,
+        pm_errors: &run.pm_errors,
+    });
     match (verdict, run.stop) {
         (None, _) => Ok(ChangeReport {
             message: summary(&changes, &out.stdout),
@@ -136,7 +134,14 @@ pub fn summarize(changes: &[PackageChange], stdout: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::backend::Phase;
+    use crate::backend::apt::classify::classify;
     use lpa_protocol::launcher::ExecOutput;
+
+    /// apt's classification of a change, as the apt backend passes it.
+    fn apt(ev: &Evidence<'_>) -> Option<Verdict> {
+        classify(Phase::Change, ev)
+    }
 
     fn change(n: &str, f: Option<&str>, t: Option<&str>) -> PackageChange {
         PackageChange {
@@ -187,7 +192,7 @@ mod tests {
     fn a_failure_keeps_its_changes_and_output() {
         let changes = vec![change("demo-broken", None, Some("1.0"))];
         let err = conclude(
-            Phase::Change,
+            apt,
             &run(
                 Some(100),
                 "E: Sub-process /usr/bin/dpkg returned an error code (1)\n",
@@ -208,7 +213,7 @@ mod tests {
 
     #[test]
     fn a_stopped_run_that_failed_is_cancelled_or_timed_out_but_a_finished_one_succeeds() {
-        let killed = |stop| conclude(Phase::Change, &run(None, "", Some(stop)), vec![], summarize);
+        let killed = |stop| conclude(apt, &run(None, "", Some(stop)), vec![], summarize);
         assert!(matches!(
             killed(Stop::Cancel),
             Err(HelperError::Change(ChangeFailure {
@@ -224,7 +229,7 @@ mod tests {
             }))
         ));
         let done = conclude(
-            Phase::Change,
+            apt,
             &run(Some(0), "", Some(Stop::Cancel)),
             vec![],
             summarize,
@@ -239,7 +244,7 @@ mod tests {
             pm_errors: Vec::new(),
             stop: None,
         };
-        let err = conclude(Phase::Change, &r, vec![], summarize).unwrap_err();
+        let err = conclude(apt, &r, vec![], summarize).unwrap_err();
         assert!(matches!(
             err,
             HelperError::Change(ChangeFailure {

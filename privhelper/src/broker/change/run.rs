@@ -2,7 +2,7 @@
 //! events on the request's connection, apply a `Cancel`/`Abort`, and collect how it ended.
 
 use super::RequestCtx;
-use crate::backend::apt::status_fd::ProgressTracker;
+use crate::backend::Tracker;
 use crate::broker::control::Stop;
 use crate::broker::launcher_client::LauncherClient;
 use lpa_protocol::launcher::{ExecOutput, Invocation, LaunchError};
@@ -36,7 +36,7 @@ pub async fn send_event(ctx: &RequestCtx, event: JobEvent) {
 pub async fn run(
     launcher: &LauncherClient,
     invocation: Invocation,
-    mut tracker: ProgressTracker,
+    mut tracker: Box<dyn Tracker>,
     ctx: &RequestCtx,
 ) -> Result<Run, HelperError> {
     if let Some(stop) = ctx.control.stop() {
@@ -76,7 +76,7 @@ pub async fn run(
     })
 }
 
-async fn feed(tracker: &mut ProgressTracker, line: &str, ctx: &RequestCtx) {
+async fn feed(tracker: &mut Box<dyn Tracker>, line: &str, ctx: &RequestCtx) {
     for event in tracker.feed(line) {
         if event == JobEvent::ChangesStarted {
             // Before the frontend can learn of it: a Cancel from now on is refused.
