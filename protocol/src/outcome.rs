@@ -175,8 +175,54 @@ pub struct UpgradablePackage {
     /// Suites or repositories offering the candidate (for apt: the `Suite` of each origin).
     pub sources: Vec<String>,
     /// True when the distribution's own data marks this update as a security update (for apt: an origin in
-    /// a `-security` suite or with the `Debian-Security` label). Never guessed from names.
+    /// a `-security` suite or with the `Debian-Security` label; for dnf/yum: a `security` advisory). Never
+    /// guessed from names.
     pub security: bool,
+    /// The distribution advisory that covers this update, where the distribution publishes one (dnf/yum
+    /// `updateinfo`); `None` for apt, pacman and apk, whose repositories carry no advisories.
+    pub advisory: Option<Advisory>,
+}
+
+/// A distribution advisory (an `updateinfo` entry): the only source of a patch's severity and CVE ids.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Advisory {
+    /// The advisory id, e.g. `FEDORA-2026-1a2b3c` or `RHSA-2026:0001`.
+    pub id: String,
+    /// Its type as published: `security`, `bugfix`, `enhancement`, `newpackage`.
+    pub kind: String,
+    /// Its severity, when the advisory states one.
+    pub severity: Option<Severity>,
+    /// CVE ids the advisory references.
+    pub cve_ids: Vec<String>,
+    /// Its title, if any.
+    pub title: String,
+}
+
+/// A severity as the API spells it. Distribution terms map onto it (Red Hat: Critical → critical,
+/// Important → high, Moderate → medium, Low → low).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Critical.
+    Critical,
+    /// High (Red Hat "Important").
+    High,
+    /// Medium (Red Hat "Moderate").
+    Medium,
+    /// Low.
+    Low,
+}
+
+impl Severity {
+    /// The API spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+        }
+    }
 }
 
 /// A failed operation. Each variant maps to exactly one API error code in the frontend.

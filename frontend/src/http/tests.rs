@@ -141,6 +141,7 @@ fn answer(op: &Operation) -> Reply {
             architecture: Some("all".into()),
             sources: vec!["security".into()],
             security: true,
+            advisory: None,
         }])),
         Operation::PackageDetail { name } => match name.as_str() {
             "demo-hello" => Ok(Outcome::PackageDetail(PackageDetail {

@@ -143,6 +143,7 @@ fn resolve_compares_intents_with_the_database() {
         architecture: None,
         sources: vec![],
         security: true,
+        advisory: None,
     }];
     let ok = |i: &Intent| recovery::resolve(i, &installed, &upgradable).is_ok();
     assert!(ok(&install(&["hello"])));

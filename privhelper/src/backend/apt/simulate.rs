@@ -81,6 +81,7 @@ pub fn parse_inst_line(line: &str) -> Option<UpgradablePackage> {
         available_version: version.to_owned(),
         architecture: arch,
         security: origins.iter().any(is_security),
+        advisory: None,
         sources,
     })
 }

@@ -18,6 +18,7 @@ fn up(name: &str, current: Option<&str>, available: &str) -> UpgradablePackage {
         architecture: Some("amd64".into()),
         sources: vec!["bookworm-security".into()],
         security: true,
+        advisory: None,
     }
 }
 
