@@ -1,6 +1,7 @@
 //! Which package manager a host uses, and the name grammar each one imposes on top of [`PackageName`].
 
 mod apk;
+mod pacman;
 
 use crate::names::{PackageName, ValidationError, Version};
 use serde::{Deserialize, Serialize};
@@ -63,12 +64,7 @@ impl Backend {
                 }
                 Ok(())
             }
-            Backend::Pacman => {
-                if s.bytes().any(|b| b.is_ascii_uppercase()) {
-                    return refuse("pacman package names are lowercase");
-                }
-                Ok(())
-            }
+            Backend::Pacman => pacman::check_name(s).or_else(refuse),
             Backend::Apk => apk::check_name(s).or_else(refuse),
             Backend::Dnf | Backend::Yum => Ok(()),
         }
@@ -77,6 +73,7 @@ impl Backend {
     /// Checks `version` against this backend's own version grammar, for pins such as apk's `name=VERSION`.
     ///
     /// - apk: apk-tools' version grammar (see the `apk` module): no epoch, `-rN` release.
+    /// - pacman: `[EPOCH:]PKGVER[-PKGREL]` (see the `pacman` module).
     /// - every other backend: the union grammar of [`Version`] as is.
     pub fn check_version(self, version: &Version) -> Result<(), ValidationError> {
         let refuse = |rule| {
@@ -88,6 +85,7 @@ impl Backend {
         };
         match self {
             Backend::Apk => apk::check_version(version.as_str()).or_else(refuse),
+            Backend::Pacman => pacman::check_version(version.as_str()).or_else(refuse),
             _ => Ok(()),
         }
     }

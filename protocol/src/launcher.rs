@@ -117,6 +117,39 @@ pub enum Invocation {
         /// Also remove modified configuration files.
         purge: bool,
     },
+    // pacman (Arch). The global options (`--config`, `--root`, `--dbpath`) come from the helper's settings.
+    // No entry ever runs `-Sy` without `-u` on the system's sync databases (no partial upgrades): the
+    // listing entries use the helper's own listing database, the way Arch's `checkupdates` does.
+    /// `pacman -Syy` into the helper's listing database (its `local` is the system's): refreshes what
+    /// the listing entries see without touching the system's sync databases.
+    PacmanRefresh,
+    /// `pacman -Qu` against the listing database: installed packages with a newer version.
+    PacmanQueryUpgrades,
+    /// `pacman -Si -- NAME` against the listing database: the candidate record of a package.
+    PacmanSyncInfo {
+        /// The package.
+        name: PackageName,
+    },
+    /// `pacman -Su [--needed] -- NAME[=VERSION]…` on the system's databases, never refreshed here: if they
+    /// are ahead of the installed system, the pending upgrade completes with the install.
+    PacmanInstall {
+        /// What to install (at least one).
+        packages: Vec<PackageSpec>,
+        /// Reinstall packages already at the version (drops `--needed`).
+        reinstall: bool,
+    },
+    /// `pacman -Syyu [--ignore=NAME]…`: refresh and full upgrade in one transaction.
+    PacmanSysUpgrade {
+        /// Installed packages to leave at their version (pacman's own `--ignore`).
+        ignore: Vec<PackageName>,
+    },
+    /// `pacman -R[n] -- NAME…`: never cascades (`-c`) and never skips dependency checks.
+    PacmanRemove {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+        /// `-n`: also remove configuration files instead of saving them as `.pacsave`.
+        nosave: bool,
+    },
 }
 
 impl Invocation {
@@ -145,6 +178,12 @@ impl Invocation {
             Invocation::ApkUpgradeSelected { .. } => "apk_upgrade_selected",
             Invocation::ApkUpgradeAll => "apk_upgrade_all",
             Invocation::ApkDel { .. } => "apk_del",
+            Invocation::PacmanRefresh => "pacman_refresh",
+            Invocation::PacmanQueryUpgrades => "pacman_query_upgrades",
+            Invocation::PacmanSyncInfo { .. } => "pacman_sync_info",
+            Invocation::PacmanInstall { .. } => "pacman_install",
+            Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
+            Invocation::PacmanRemove { .. } => "pacman_remove",
         }
     }
 }
