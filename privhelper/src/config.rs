@@ -41,6 +41,15 @@ pub struct HelperConfig {
     /// apt-specific settings.
     #[serde(default)]
     pub apt: AptConfig,
+    /// dnf- and yum-specific settings.
+    #[serde(default)]
+    pub dnf: DnfConfig,
+    /// pacman-specific settings.
+    #[serde(default)]
+    pub pacman: PacmanConfig,
+    /// apk-specific settings.
+    #[serde(default)]
+    pub apk: ApkConfig,
     /// How a reboot is requested.
     #[serde(default)]
     pub reboot: RebootConfig,
@@ -83,6 +92,41 @@ impl Default for AptConfig {
             lock_timeout_seconds: default_lock_timeout(),
         }
     }
+}
+
+/// `dnf:` section (also used by the yum backend).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DnfConfig {
+    /// Passed as `--config`; with it, dnf reads only that file and its `reposdir` (gotcha D7), never the
+    /// host's `/etc/dnf/dnf.conf`. Unset on a real host.
+    #[serde(default)]
+    pub config_file: Option<PathBuf>,
+    /// Passed as `--releasever` when set (a sandbox root has no release package to derive it from).
+    #[serde(default)]
+    pub releasever: Option<String>,
+}
+
+/// `pacman:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PacmanConfig {
+    /// Passed as `--config` (it names the root, database and cache directories and the repositories).
+    /// Unset on a real host, where pacman reads `/etc/pacman.conf`.
+    #[serde(default)]
+    pub config_file: Option<PathBuf>,
+}
+
+/// `apk:` section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ApkConfig {
+    /// Passed as `--repositories-file` when set (instead of `<root>/etc/apk/repositories`).
+    #[serde(default)]
+    pub repositories_file: Option<PathBuf>,
+    /// Passed as `--keys-dir` when set (instead of `<root>/etc/apk/keys`).
+    #[serde(default)]
+    pub keys_dir: Option<PathBuf>,
 }
 
 /// `reboot:` section. The command is part of the helper's own root-owned configuration, never of a request,
@@ -271,27 +315,34 @@ impl HelperConfig {
         if !self.package_root.is_absolute() {
             return Err(invalid("package_root", "must be an absolute path".into()));
         }
-        if let Some(f) = &self.apt.config_file
-            && !f.is_absolute()
+        let paths = [
+            ("apt.config_file", &self.apt.config_file),
+            ("dnf.config_file", &self.dnf.config_file),
+            ("pacman.config_file", &self.pacman.config_file),
+            ("apk.repositories_file", &self.apk.repositories_file),
+            ("apk.keys_dir", &self.apk.keys_dir),
+        ];
+        for (key, value) in paths {
+            if value.as_ref().is_some_and(|p| !p.is_absolute()) {
+                return Err(invalid(key, "must be an absolute path".into()));
+            }
+        }
+        if let Some(v) = &self.dnf.releasever
+            && (v.is_empty()
+                || v.starts_with('-')
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._".contains(&b)))
         {
             return Err(invalid(
-                "apt.config_file",
-                "must be an absolute path".into(),
+                "dnf.releasever",
+                "must be letters, digits, '.' or '_' (e.g. 40 or 9.4)".into(),
             ));
         }
         if !self.reboot.command.is_absolute() {
             return Err(invalid("reboot.command", "must be an absolute path".into()));
         }
-        match self.backend {
-            BackendChoice::Auto | BackendChoice::Apt => Ok(()),
-            other => Err(invalid(
-                "backend",
-                format!(
-                    "{} is not supported yet by this version of the helper (use auto or apt)",
-                    other.as_str()
-                ),
-            )),
-        }
+        Ok(())
     }
 }
 
@@ -393,15 +444,32 @@ reboot:
     }
 
     #[test]
-    fn other_backends_are_refused_as_not_supported_yet() {
-        for b in ["dnf", "yum", "pacman", "apk"] {
-            let err = parse(&format!("backend: {b}\n")).unwrap_err().to_string();
-            assert!(
-                err.contains("`backend`") && err.contains("not supported yet"),
-                "{err}"
-            );
+    fn every_backend_has_its_section_and_unknown_backends_are_refused() {
+        let cfg = parse(
+            "backend: dnf\ndnf:\n  config_file: /w/dnf.conf\n  releasever: \"40\"\n\
+             pacman:\n  config_file: /w/pacman.conf\n\
+             apk:\n  repositories_file: /w/repositories\n  keys_dir: /w/keys\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.backend.backend(), Some(Backend::Dnf));
+        assert_eq!(cfg.dnf.releasever.as_deref(), Some("40"));
+        assert_eq!(
+            cfg.pacman.config_file,
+            Some(PathBuf::from("/w/pacman.conf"))
+        );
+        assert_eq!(cfg.apk.keys_dir, Some(PathBuf::from("/w/keys")));
+        for b in ["yum", "pacman", "apk", "apt", "auto"] {
+            assert!(parse(&format!("backend: {b}\n")).is_ok(), "{b}");
         }
         assert!(parse("backend: zypper\n").is_err());
+        let err = parse("dnf:\n  config_file: dnf.conf\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`dnf.config_file`"), "{err}");
+        let err = parse("dnf:\n  releasever: \"--nogpgcheck\"\n")
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("`dnf.releasever`"), "{err}");
     }
 
     #[test]
