@@ -8,6 +8,7 @@
 //! are applied after the host's `apt.conf.d` hooks (gotcha A1). The host's `/var/lib/dpkg`, `/etc/apt` and
 //! `/var/log/dpkg.log` are never touched.
 
+pub mod dnf;
 mod status;
 
 use std::fs;
