@@ -1,6 +1,7 @@
 //! Which package manager a host uses, and the name grammar each one imposes on top of [`PackageName`].
 
 mod apk;
+mod dnf;
 mod pacman;
 
 use crate::names::{PackageName, ValidationError, Version};
@@ -39,7 +40,7 @@ impl Backend {
     /// Checks `name` against this backend's own grammar.
     ///
     /// - apt: Debian policy §5.6.1, `[a-z0-9][a-z0-9+.-]+` (at least two characters, lowercase).
-    /// - dnf/yum: RPM names, the union grammar as is.
+    /// - dnf/yum: RPM names, the union grammar minus a trailing `.rpm` (a local file to dnf).
     /// - pacman: `[a-z0-9@._+-]`, not starting with `-` or `.`; we additionally refuse `@`.
     /// - apk: `[A-Za-z0-9._+-]`, which already excludes apk's special forms `!name`, `name@tag`, `name>ver`
     ///   and file paths; we additionally refuse `.apk` anywhere, which apk reads as a package file.
@@ -66,7 +67,7 @@ impl Backend {
             }
             Backend::Pacman => pacman::check_name(s).or_else(refuse),
             Backend::Apk => apk::check_name(s).or_else(refuse),
-            Backend::Dnf | Backend::Yum => Ok(()),
+            Backend::Dnf | Backend::Yum => dnf::check_name(s).or_else(refuse),
         }
     }
 
@@ -74,6 +75,7 @@ impl Backend {
     ///
     /// - apk: apk-tools' version grammar (see the `apk` module): no epoch, `-rN` release.
     /// - pacman: `[EPOCH:]PKGVER[-PKGREL]` (see the `pacman` module).
+    /// - dnf/yum: `[EPOCH:]VERSION[-RELEASE]` (see the `dnf` module).
     /// - every other backend: the union grammar of [`Version`] as is.
     pub fn check_version(self, version: &Version) -> Result<(), ValidationError> {
         let refuse = |rule| {
@@ -86,6 +88,7 @@ impl Backend {
         match self {
             Backend::Apk => apk::check_version(version.as_str()).or_else(refuse),
             Backend::Pacman => pacman::check_version(version.as_str()).or_else(refuse),
+            Backend::Dnf | Backend::Yum => dnf::check_version(version.as_str()).or_else(refuse),
             _ => Ok(()),
         }
     }

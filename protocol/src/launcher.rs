@@ -150,6 +150,57 @@ pub enum Invocation {
         /// `-n`: also remove configuration files instead of saving them as `.pacsave`.
         nosave: bool,
     },
+    // dnf and yum (RHEL family; yum is the same program, RHEL 8+ ships it as a link to dnf). The global
+    // options (`--installroot`, `--config`, `--releasever`, `exit_on_lock`) come from the helper's settings;
+    // no entry lowers signature checking or lets dnf erase packages to resolve conflicts (`--allowerasing`).
+    /// `rpm -qa --qf FORMAT` with an explicit `--dbpath`: every installed package, in the helper's format.
+    RpmQueryInstalled,
+    /// `dnf repoquery --upgrades --latest-limit=1 --qf FORMAT` from the cache: the newest upgrade of each
+    /// installed package.
+    DnfRepoqueryUpgrades,
+    /// `dnf repoquery --available --latest-limit=1 --qf FORMAT -- NAME` from the cache: the candidate.
+    DnfRepoqueryCandidate {
+        /// The package.
+        name: PackageName,
+    },
+    /// `dnf updateinfo list --updates` from the cache: advisory id, type/severity and NEVRA per update.
+    DnfUpdateinfoList,
+    /// `dnf updateinfo info --updates` from the cache: every advisory's fields, including its CVE ids.
+    DnfUpdateinfoInfo,
+    /// `dnf makecache --refresh`: refresh the repository metadata.
+    DnfMakecache,
+    /// `dnf install -- NAME[-[EPOCH:]VERSION[-RELEASE]]…`; the launcher joins name and version itself.
+    /// Installing an older version than the installed one downgrades silently in dnf 4: the broker must
+    /// refuse that unless downgrades are allowed, and then use [`Invocation::DnfDowngrade`].
+    DnfInstall {
+        /// What to install (at least one).
+        packages: Vec<PackageSpec>,
+        /// `--setopt=install_weak_deps=False` (the API's `no_recommends`).
+        no_weak_deps: bool,
+    },
+    /// `dnf reinstall -- SPEC…`: the API's `force`.
+    DnfReinstall {
+        /// The packages (at least one).
+        packages: Vec<PackageSpec>,
+    },
+    /// `dnf downgrade -- SPEC…`: only when the request allows downgrades.
+    DnfDowngrade {
+        /// The packages (at least one).
+        packages: Vec<PackageSpec>,
+    },
+    /// `dnf upgrade -- NAME…`: upgrades these installed packages only.
+    DnfUpgrade {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+    },
+    /// `dnf upgrade`: upgrade everything upgradable.
+    DnfUpgradeAll,
+    /// `dnf remove --noautoremove -- NAME…`: removes these (and what depends on them), never dependencies
+    /// that merely became unused.
+    DnfRemove {
+        /// The packages (at least one).
+        names: Vec<PackageName>,
+    },
 }
 
 impl Invocation {
@@ -184,6 +235,18 @@ impl Invocation {
             Invocation::PacmanInstall { .. } => "pacman_install",
             Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
             Invocation::PacmanRemove { .. } => "pacman_remove",
+            Invocation::RpmQueryInstalled => "rpm_query_installed",
+            Invocation::DnfRepoqueryUpgrades => "dnf_repoquery_upgrades",
+            Invocation::DnfRepoqueryCandidate { .. } => "dnf_repoquery_candidate",
+            Invocation::DnfUpdateinfoList => "dnf_updateinfo_list",
+            Invocation::DnfUpdateinfoInfo => "dnf_updateinfo_info",
+            Invocation::DnfMakecache => "dnf_makecache",
+            Invocation::DnfInstall { .. } => "dnf_install",
+            Invocation::DnfReinstall { .. } => "dnf_reinstall",
+            Invocation::DnfDowngrade { .. } => "dnf_downgrade",
+            Invocation::DnfUpgrade { .. } => "dnf_upgrade",
+            Invocation::DnfUpgradeAll => "dnf_upgrade_all",
+            Invocation::DnfRemove { .. } => "dnf_remove",
         }
     }
 }
