@@ -85,6 +85,8 @@ async fn package_list_matches_the_sandbox_dpkg_database() {
     let data = resp.data();
     let installed: Vec<_> = stack
         .sandbox()
+        .apt()
+        .expect("an apt sandbox")
         .dpkg_entries()
         .expect("dpkg status")
         .into_iter()

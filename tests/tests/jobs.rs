@@ -292,15 +292,14 @@ async fn update_and_remove_hello() {
 async fn repository_change_between_refresh_and_download_is_retried() {
     let mut stack = stack::with_pending_updates();
     let client = stack::client(&stack);
+    let fixtures = stack.sandbox().apt().expect("an apt sandbox").fixtures();
     let mirror =
-        lpa_testkit::mirror::RotatingMirror::start(stack.sandbox().fixtures(), stack.work_dir())
-            .expect("mirror");
-    let security = stack
-        .sandbox()
-        .fixtures()
-        .repo(Snapshot::V2, lpa_testkit::fixtures::apt::Suite::Security);
+        lpa_testkit::mirror::RotatingMirror::start(fixtures, stack.work_dir()).expect("mirror");
+    let security = fixtures.repo(Snapshot::V2, lpa_testkit::fixtures::apt::Suite::Security);
     stack
         .sandbox_mut()
+        .apt_mut()
+        .expect("an apt sandbox")
         .set_sources_list(&format!(
             "{}deb [trusted=yes] file:{} ./\n",
             mirror.sources_line(),

@@ -15,7 +15,8 @@ pub const BROKER_ID: u32 = 61002;
 pub(super) struct HelperYaml<'a> {
     pub socket: &'a Path,
     pub package_root: &'a Path,
-    pub apt_config: &'a Path,
+    /// The sandbox's `backend:` line and backend section ([`crate::sandbox::Sandbox::helper_yaml`]).
+    pub backend: &'a str,
     /// The reboot recorder ([`reboot_recorder_script`]), so tests and the demo never reboot the host.
     pub reboot_command: &'a Path,
 }
@@ -37,7 +38,7 @@ pub(super) struct FrontendYaml<'a> {
 }
 
 /// A YAML double-quoted scalar (JSON string syntax, which YAML accepts): paths may hold any character.
-pub(super) fn quoted(text: &str) -> String {
+pub(crate) fn quoted(text: &str) -> String {
     let mut out = String::with_capacity(text.len() + 2);
     out.push('"');
     for c in text.chars() {
@@ -57,7 +58,8 @@ fn path(p: &Path) -> Result<String> {
 }
 
 /// `helper.yaml`: numeric test ids, `allow_root_peer: true` so root test code can talk to the broker directly,
-/// the sandbox as package root and its `apt.conf` as `APT_CONFIG`, and the reboot recorder as reboot command.
+/// the sandbox as package root with its backend section (apt: its `apt.conf` as `APT_CONFIG`), and the reboot
+/// recorder as reboot command.
 pub(super) fn helper_yaml(c: &HelperYaml<'_>) -> Result<String> {
     Ok(format!(
         "# Written by lpa_testkit::harness.\n\
@@ -67,13 +69,12 @@ pub(super) fn helper_yaml(c: &HelperYaml<'_>) -> Result<String> {
          broker_user: {BROKER_ID}\n\
          broker_group: {BROKER_ID}\n\
          allow_root_peer: true\n\
-         backend: auto\n\
          package_root: {root}\n\
-         apt:\n  config_file: {apt}\n\
+         {backend}\
          reboot:\n  command: {reboot}\n",
         socket = path(c.socket)?,
         root = path(c.package_root)?,
-        apt = path(c.apt_config)?,
+        backend = c.backend,
         reboot = path(c.reboot_command)?,
     ))
 }
@@ -160,7 +161,7 @@ mod tests {
         let text = helper_yaml(&HelperYaml {
             socket: Path::new("/w/run/helper.sock"),
             package_root: Path::new("/w/sandbox/root"),
-            apt_config: Path::new("/w/sandbox/apt.conf"),
+            backend: "backend: auto\napt:\n  config_file: \"/w/sandbox/apt.conf\"\n",
             reboot_command: Path::new("/w/reboot-recorder"),
         })
         .unwrap();
@@ -168,7 +169,7 @@ mod tests {
         assert!(text.contains("broker_group: 61002\n"), "{text}");
         assert!(text.contains("allow_root_peer: true\n"), "{text}");
         assert!(
-            text.contains("config_file: \"/w/sandbox/apt.conf\"\n"),
+            text.contains("\nbackend: auto\napt:\n  config_file: \"/w/sandbox/apt.conf\"\nreboot:"),
             "{text}"
         );
         assert!(

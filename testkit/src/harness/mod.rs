@@ -19,7 +19,7 @@
 //!
 //! The helper's reboot command is the recorder, so neither tests nor the demo ever reboot the host.
 
-mod config;
+pub(crate) mod config;
 mod daemon;
 mod net;
 mod options;
@@ -43,7 +43,7 @@ use crate::fsutil::{chmod, chown, dir_0755, tail, utf8, write_public, write_with
 use crate::paths::binary_path;
 use crate::pki::TestPki;
 use crate::run::command_in;
-use crate::sandbox::AptSandbox;
+use crate::sandbox::Sandbox;
 
 /// Name of the helper binary.
 pub const HELPER_BINARY: &str = "linux-patch-api-helper";
@@ -88,7 +88,7 @@ pub struct Stack {
     helper: Option<Daemon>,
     frontend: Option<Daemon>,
     pki: TestPki,
-    sandbox: AptSandbox,
+    sandbox: Sandbox,
     port: u16,
     connect_addr: IpAddr,
     ready_timeout: Duration,
@@ -124,7 +124,12 @@ impl Stack {
         };
         let pki = TestPki::generate(&w.join("pki"))?;
         let preinstall: Vec<&str> = options.preinstall.iter().map(String::as_str).collect();
-        let sandbox = AptSandbox::create(&w.join("sandbox"), options.snapshot, &preinstall)?;
+        let sandbox = Sandbox::create(
+            options.backend,
+            &w.join("sandbox"),
+            options.snapshot,
+            &preinstall,
+        )?;
 
         let run = w.join("run");
         dir_0755(&run)?;
@@ -151,7 +156,7 @@ impl Stack {
             helper_yaml(&HelperYaml {
                 socket: &helper_socket,
                 package_root: sandbox.root(),
-                apt_config: sandbox.apt_config_path(),
+                backend: &sandbox.helper_yaml()?,
                 reboot_command: &reboot_recorder,
             })?,
         )?;
@@ -215,12 +220,12 @@ impl Stack {
     }
 
     /// The sandbox package root the helper drives.
-    pub fn sandbox(&self) -> &AptSandbox {
+    pub fn sandbox(&self) -> &Sandbox {
         &self.sandbox
     }
 
     /// The sandbox, mutably (e.g. to `publish(Snapshot::V2)`).
-    pub fn sandbox_mut(&mut self) -> &mut AptSandbox {
+    pub fn sandbox_mut(&mut self) -> &mut Sandbox {
         &mut self.sandbox
     }
 

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::fixtures::apt::Snapshot;
+use crate::sandbox::SandboxKind;
 
 /// How to start a [`Stack`](super::Stack). `StackOptions::default()` is what most tests want.
 #[derive(Debug, Clone)]
@@ -16,6 +17,8 @@ pub struct StackOptions {
     pub port: u16,
     /// Frontend bind address. Default 127.0.0.1.
     pub bind: IpAddr,
+    /// The package manager of the sandbox. Default apt.
+    pub backend: SandboxKind,
     /// The fixture snapshot the sandbox starts on. Default v1.
     pub snapshot: Snapshot,
     /// Packages installed into the sandbox before the stack starts. Default none.
@@ -61,6 +64,7 @@ impl Default for StackOptions {
             work_dir: None,
             port: 0,
             bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            backend: SandboxKind::Apt,
             snapshot: Snapshot::V1,
             preinstall: Vec::new(),
             whitelist: vec!["127.0.0.1".to_owned(), "::1".to_owned()],

@@ -8,6 +8,7 @@
 //! are applied after the host's `apt.conf.d` hooks (gotcha A1). The host's `/var/lib/dpkg`, `/etc/apt` and
 //! `/var/log/dpkg.log` are never touched.
 
+mod any;
 pub mod dnf;
 mod status;
 
@@ -17,6 +18,7 @@ use std::process::{Command, Output};
 
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
+pub use any::{Sandbox, SandboxKind};
 pub use status::{DpkgEntry, parse_status};
 
 use crate::error::IoContext;
