@@ -5,6 +5,7 @@
 pub mod apt;
 mod judge;
 pub mod manager;
+pub mod pacman;
 pub mod support;
 
 pub use judge::{Evidence, Phase, Verdict};

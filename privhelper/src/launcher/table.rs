@@ -5,6 +5,7 @@
 //! by construction *and* by the newtypes' grammar (no value starts with `-`).
 
 pub mod change;
+pub mod pacman;
 
 use lpa_protocol::launcher::{Invocation, LaunchError};
 use std::path::{Path, PathBuf};
