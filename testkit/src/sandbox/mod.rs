@@ -10,6 +10,7 @@
 
 mod any;
 pub mod dnf;
+pub mod pacman;
 mod status;
 
 use std::fs;
