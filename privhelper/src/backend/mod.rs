@@ -2,6 +2,7 @@
 //! commands a change needs, and what their output means. [`open`] picks the implementation for the
 //! backend chosen at start ([`crate::detect`]).
 
+pub mod apk;
 pub mod apt;
 mod judge;
 pub mod manager;

@@ -1,0 +1,27 @@
+//! The apk backend (Alpine): what apk's output and files mean.
+//!
+//! apk cannot run on the project's machines (no registry ships it), so every parser here is tested against
+//! real output recorded from apk-tools 2.14.9 and 3.0.6 (`tests/data/apk/`) and against real apk-format
+//! files written by the test kit. The pieces:
+//!
+//! - [`db`]: the package-record format of `lib/apk/db/installed` and `APKINDEX`; [`installed`] reads the
+//!   installed database and `/etc/apk/world` ([`world`]) of a root directly, no process needed;
+//! - [`pkginfo`]: a package's `.PKGINFO`;
+//! - [`upgradable`]: `apk list --upgradable` and `apk version -l '<'`;
+//! - [`detail`]: `apk policy` and `apk info -a` (the candidate and its fields);
+//! - [`version`]: apk's version ordering (upgrade or downgrade, newest candidate);
+//! - [`plan`]: which command-table entry performs a change, refusing silent downgrades;
+//! - [`progress`]: job events from apk's stdout during a change; [`classify`]: why a change failed.
+
+pub mod classify;
+pub mod db;
+pub mod detail;
+pub mod installed;
+pub mod pkginfo;
+pub mod plan;
+pub mod progress;
+#[cfg(test)]
+mod transcript;
+pub mod upgradable;
+pub mod version;
+pub mod world;
