@@ -13,7 +13,7 @@
 //!   (`-yy`: gotcha P4, a same-second repository switch is otherwise not seen).
 //! - **Conflicts are refused, never resolved:** `--noconfirm` answers pacman's "Remove X? [y/N]" with its
 //!   default, no; there is no `--ask`. Removal never cascades (`-c`) or skips dependency checks (`-d`).
-//! - **Signature checking is the host's:** no entry sets a `SigLevel` or anything like it.
+//! - **Signature checking is the host's:** no entry sets a signature level or anything like it.
 //!
 //! The one option carrying a value before `--` is `--ignore=NAME`: the value is a validated name glued to
 //! its option in one argument, so it cannot be read as another option.
