@@ -4,6 +4,7 @@
 //! options, a literal `--`, then the validated values. A value can therefore never be read as an option,
 //! by construction *and* by the newtypes' grammar (no value starts with `-`).
 
+pub mod apk;
 pub mod change;
 pub mod pacman;
 
