@@ -4,6 +4,7 @@
 
 pub mod apk;
 pub mod apt;
+pub mod dnf;
 mod judge;
 pub mod manager;
 pub mod pacman;
