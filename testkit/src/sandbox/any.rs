@@ -6,6 +6,7 @@ use std::path::Path;
 
 use super::AptSandbox;
 use super::dnf::{DnfSandbox, RELEASEVER};
+use super::pacman::PacmanSandbox;
 use crate::Result;
 use crate::fixtures::apt::Snapshot;
 use crate::fsutil::utf8;
@@ -21,11 +22,18 @@ pub enum SandboxKind {
     Dnf,
     /// The dnf sandbox driven through `yum` (`/usr/bin/yum` → dnf, as RHEL 8+ ships it).
     Yum,
+    /// pacman.
+    Pacman,
 }
 
 impl SandboxKind {
     /// Every kind, for tests that run one scenario on each.
-    pub const ALL: [SandboxKind; 3] = [SandboxKind::Apt, SandboxKind::Dnf, SandboxKind::Yum];
+    pub const ALL: [SandboxKind; 4] = [
+        SandboxKind::Apt,
+        SandboxKind::Dnf,
+        SandboxKind::Yum,
+        SandboxKind::Pacman,
+    ];
 
     /// The backend name (`helper.yaml`'s `backend`, the API's `package_manager`).
     pub fn name(self) -> &'static str {
@@ -33,6 +41,7 @@ impl SandboxKind {
             SandboxKind::Apt => "apt",
             SandboxKind::Dnf => "dnf",
             SandboxKind::Yum => "yum",
+            SandboxKind::Pacman => "pacman",
         }
     }
 
@@ -54,6 +63,8 @@ pub enum Sandbox {
         /// Whether the helper is configured for yum.
         yum: bool,
     },
+    /// pacman.
+    Pacman(PacmanSandbox),
 }
 
 impl Sandbox {
@@ -70,6 +81,9 @@ impl Sandbox {
                 sandbox: DnfSandbox::create(dir, snapshot, preinstall)?,
                 yum: kind == SandboxKind::Yum,
             },
+            SandboxKind::Pacman => {
+                Sandbox::Pacman(PacmanSandbox::create(dir, snapshot, preinstall)?)
+            }
         })
     }
 
@@ -79,6 +93,7 @@ impl Sandbox {
             Sandbox::Apt(_) => SandboxKind::Apt,
             Sandbox::Dnf { yum: false, .. } => SandboxKind::Dnf,
             Sandbox::Dnf { yum: true, .. } => SandboxKind::Yum,
+            Sandbox::Pacman(_) => SandboxKind::Pacman,
         }
     }
 
@@ -87,6 +102,7 @@ impl Sandbox {
         match self {
             Sandbox::Apt(s) => s.root(),
             Sandbox::Dnf { sandbox, .. } => sandbox.root(),
+            Sandbox::Pacman(s) => s.root(),
         }
     }
 
@@ -95,6 +111,7 @@ impl Sandbox {
         match self {
             Sandbox::Apt(s) => s.publish(snapshot),
             Sandbox::Dnf { sandbox, .. } => sandbox.publish(snapshot),
+            Sandbox::Pacman(s) => s.publish(snapshot),
         }
     }
 
@@ -103,6 +120,7 @@ impl Sandbox {
         match self {
             Sandbox::Apt(s) => s.installed_version(name),
             Sandbox::Dnf { sandbox, .. } => sandbox.installed_version(name),
+            Sandbox::Pacman(s) => s.installed_version(name),
         }
     }
 
@@ -130,6 +148,14 @@ impl Sandbox {
         }
     }
 
+    /// The pacman sandbox, for pacman-only tests.
+    pub fn pacman(&self) -> Option<&PacmanSandbox> {
+        match self {
+            Sandbox::Pacman(s) => Some(s),
+            _ => None,
+        }
+    }
+
     /// The `helper.yaml` lines that select this backend and point it at the sandbox. apt stays on
     /// `backend: auto`, so detection from the root's os-release is exercised by every apt test.
     pub fn helper_yaml(&self) -> Result<String> {
@@ -143,6 +169,10 @@ impl Sandbox {
                 if *yum { "yum" } else { "dnf" },
                 quoted(utf8(&sandbox.dnf_config_path())?),
                 quoted(RELEASEVER),
+            ),
+            Sandbox::Pacman(s) => format!(
+                "backend: pacman\npacman:\n  config_file: {}\n",
+                quoted(utf8(s.config_path())?)
             ),
         })
     }
