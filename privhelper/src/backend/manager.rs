@@ -48,7 +48,14 @@ pub enum Change {
     /// Upgrade everything upgradable, planned by the package manager in the same run.
     UpgradeAll,
     /// Upgrade these installed packages (at least one).
-    UpgradeSome(Vec<PackageName>),
+    UpgradeSome {
+        /// What to upgrade.
+        names: Vec<PackageName>,
+        /// Every package the fresh upgradable list named, for backends that express a selection as
+        /// "all but these" (pacman's `--ignore`, since upgrading single packages would be a partial
+        /// upgrade).
+        upgradable: Vec<String>,
+    },
 }
 
 /// Turns the status lines of one run into job events.

@@ -64,7 +64,7 @@ pub fn plan(change: Change, installed: &Installed) -> Result<Invocation, HelperE
             })
         }
         Change::UpgradeAll => Ok(Invocation::ApkUpgradeAll),
-        Change::UpgradeSome(names) => {
+        Change::UpgradeSome { names, .. } => {
             check_names(&names)?;
             Ok(Invocation::ApkUpgradeSelected { names })
         }
@@ -160,7 +160,14 @@ mod tests {
             Invocation::ApkUpgradeAll
         );
         assert_eq!(
-            plan(Change::UpgradeSome(vec![name("demo-lib")]), &i).unwrap(),
+            plan(
+                Change::UpgradeSome {
+                    names: vec![name("demo-lib")],
+                    upgradable: vec![]
+                },
+                &i
+            )
+            .unwrap(),
             Invocation::ApkUpgradeSelected {
                 names: vec![name("demo-lib")]
             }
@@ -267,6 +274,15 @@ mod tests {
                 "{bad:?}"
             );
         }
-        assert!(plan(Change::UpgradeSome(vec![]), &installed()).is_err());
+        assert!(
+            plan(
+                Change::UpgradeSome {
+                    names: vec![],
+                    upgradable: vec![]
+                },
+                &installed()
+            )
+            .is_err()
+        );
     }
 }

@@ -158,7 +158,7 @@ impl PackageManager for AptManager {
                 purge,
             },
             Change::UpgradeAll => Invocation::AptGetDistUpgrade,
-            Change::UpgradeSome(names) => Invocation::AptGetOnlyUpgrade { names },
+            Change::UpgradeSome { names, .. } => Invocation::AptGetOnlyUpgrade { names },
         })
     }
 

@@ -254,7 +254,10 @@ impl Changer {
                 stderr: String::new(),
             });
         }
-        let inv = self.manager.plan(Change::UpgradeSome(plan.names.clone()))?;
+        let inv = self.manager.plan(Change::UpgradeSome {
+            names: plan.names.clone(),
+            upgradable,
+        })?;
         let mut report = self.change(inv, before, ctx).await?;
         report.message = with_notes(report.message, &plan);
         Ok(report)
