@@ -119,11 +119,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 apt_config: cfg.apt.config_file.clone(),
                 ..SpawnPolicy::default()
             };
-            let table = Table {
-                programs: Programs::discover(),
-                lock_timeout_seconds: cfg.apt.lock_timeout_seconds,
-                reboot_command,
-            };
+            let table = launcher_table(&cfg, backend, reboot_command)?;
             match launcher::serve(launcher_end, child, table, policy) {
                 Exit::Signalled(sig) => {
                     tracing::info!(signal = %sig, "stopped");
@@ -173,4 +169,43 @@ fn run_broker(
             4
         }
     }
+}
+
+/// The launcher's command table: the programs of this host and the settings of `helper.yaml` that shape
+/// argv. For pacman, the listing database is prepared here, by root, before any request.
+fn launcher_table(
+    cfg: &HelperConfig,
+    backend: lpa_protocol::Backend,
+    reboot_command: Option<PathBuf>,
+) -> anyhow::Result<Table> {
+    use lpa_privhelper::launcher::table::{apk, dnf, pacman};
+    let table = Table {
+        lock_timeout_seconds: cfg.apt.lock_timeout_seconds,
+        reboot_command,
+        package_root: cfg.package_root.clone(),
+        dnf: dnf::DnfSettings {
+            config_file: cfg.dnf.config_file.clone(),
+            releasever: cfg.dnf.releasever.clone(),
+            front_end: if backend == lpa_protocol::Backend::Yum {
+                dnf::FrontEnd::Yum
+            } else {
+                dnf::FrontEnd::Dnf
+            },
+        },
+        pacman: pacman::PacmanSettings {
+            config_file: cfg.pacman.config_file.clone(),
+            ..pacman::PacmanSettings::default()
+        },
+        apk: apk::ApkSettings {
+            repositories_file: cfg.apk.repositories_file.clone(),
+            keys_dir: cfg.apk.keys_dir.clone(),
+            ..apk::ApkSettings::default()
+        },
+        ..Table::new(Programs::discover())
+    };
+    if backend == lpa_protocol::Backend::Pacman {
+        pacman::prepare_listing_db(&table.pacman, &table.package_root)
+            .context("preparing pacman's listing database")?;
+    }
+    Ok(table)
 }

@@ -9,7 +9,10 @@ pub mod change;
 pub mod dnf;
 pub mod pacman;
 
+use apk::ApkSettings;
+use dnf::DnfSettings;
 use lpa_protocol::launcher::{Invocation, LaunchError};
+use pacman::PacmanSettings;
 use std::path::{Path, PathBuf};
 
 /// The properties `systemctl show` is asked for; the broker's parser expects exactly these.
@@ -27,15 +30,30 @@ pub enum Program {
     Systemctl,
     /// OpenRC's rc-service.
     RcService,
+    /// dnf.
+    Dnf,
+    /// yum (on RHEL 8+ a link to dnf).
+    Yum,
+    /// rpm (reading the installed set).
+    Rpm,
+    /// pacman.
+    Pacman,
+    /// apk.
+    Apk,
 }
 
 impl Program {
     /// Every program of the table.
-    pub const ALL: [Program; 4] = [
+    pub const ALL: [Program; 9] = [
         Program::AptGet,
         Program::AptCache,
         Program::Systemctl,
         Program::RcService,
+        Program::Dnf,
+        Program::Yum,
+        Program::Rpm,
+        Program::Pacman,
+        Program::Apk,
     ];
 
     /// Absolute paths tried in order; the first that exists is used.
@@ -49,6 +67,11 @@ impl Program {
                 "/usr/sbin/rc-service",
                 "/usr/bin/rc-service",
             ],
+            Program::Dnf => dnf::Program::Dnf.candidates(),
+            Program::Yum => dnf::Program::Yum.candidates(),
+            Program::Rpm => dnf::Program::Rpm.candidates(),
+            Program::Pacman => pacman::PACMAN_CANDIDATES,
+            Program::Apk => apk::APK_CANDIDATES,
         }
     }
 
@@ -59,6 +82,11 @@ impl Program {
             Program::AptCache => "apt-cache",
             Program::Systemctl => "systemctl",
             Program::RcService => "rc-service",
+            Program::Dnf => "dnf",
+            Program::Yum => "yum",
+            Program::Rpm => "rpm",
+            Program::Pacman => "pacman",
+            Program::Apk => "apk",
         }
     }
 }
@@ -168,6 +196,16 @@ pub fn status_channel(inv: &Invocation) -> Option<StatusChannel> {
 
 /// The class of `inv`.
 pub fn class_of(inv: &Invocation) -> ExecClass {
+    let other = dnf::changes_host(inv)
+        .or_else(|| pacman::changes_host(inv))
+        .or_else(|| apk::changes_host(inv));
+    if let Some(changes) = other {
+        return if changes {
+            ExecClass::Change
+        } else {
+            ExecClass::Read
+        };
+    }
     match inv {
         Invocation::AptGetUpdate
         | Invocation::AptGetInstall { .. }
@@ -189,6 +227,14 @@ pub struct Table {
     pub lock_timeout_seconds: u32,
     /// The vetted reboot command ([`change::check_reboot_command`]), or `None` when it is unavailable.
     pub reboot_command: Option<PathBuf>,
+    /// The root the package managers act on (`package_root` of `helper.yaml`).
+    pub package_root: PathBuf,
+    /// dnf/yum settings (`dnf:`).
+    pub dnf: DnfSettings,
+    /// pacman settings (`pacman:`).
+    pub pacman: PacmanSettings,
+    /// apk settings (`apk:`).
+    pub apk: ApkSettings,
 }
 
 impl Table {
@@ -198,6 +244,10 @@ impl Table {
             programs,
             lock_timeout_seconds: 60,
             reboot_command: None,
+            package_root: PathBuf::from("/"),
+            dnf: DnfSettings::default(),
+            pacman: PacmanSettings::default(),
+            apk: ApkSettings::default(),
         }
     }
 }
@@ -209,6 +259,9 @@ pub fn command_line(
     table: &Table,
     status_fd: Option<i32>,
 ) -> Result<CommandLine, LaunchError> {
+    if let Some(cl) = rpm_pacman_or_apk(inv, table)? {
+        return Ok(cl);
+    }
     if class_of(inv) != ExecClass::Read {
         return change::command_line(inv, table, status_fd);
     }
@@ -248,6 +301,31 @@ pub fn command_line(
         args,
         is_apt: matches!(program, Program::AptGet | Program::AptCache),
     })
+}
+
+/// The command line of a dnf/yum/rpm, pacman or apk entry (each module builds its own argv from the
+/// settings of `helper.yaml`), or `None` for apt and the system entries.
+fn rpm_pacman_or_apk(inv: &Invocation, table: &Table) -> Result<Option<CommandLine>, LaunchError> {
+    let root = &table.package_root;
+    let (program, args) = if let Some(args) = dnf::args(inv, &table.dnf, root)? {
+        let program = match dnf::program_of(inv, &table.dnf) {
+            Some(dnf::Program::Rpm) => Program::Rpm,
+            Some(dnf::Program::Yum) => Program::Yum,
+            _ => Program::Dnf,
+        };
+        (program, args)
+    } else if let Some(args) = pacman::args(inv, &table.pacman, root)? {
+        (Program::Pacman, args)
+    } else if let Some(args) = apk::args(inv, &table.apk, root)? {
+        (Program::Apk, args)
+    } else {
+        return Ok(None);
+    };
+    Ok(Some(CommandLine {
+        program: table.programs.path(program)?.to_owned(),
+        args,
+        is_apt: false,
+    }))
 }
 
 /// Appends a literal `--` and then `values`, refusing any value that could be read as an option. The
@@ -325,6 +403,53 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn rpm_pacman_and_apk_entries_reach_their_own_program_with_the_right_class_and_channel() {
+        let mut t = all_programs();
+        t.package_root = PathBuf::from("/w/root");
+        t.dnf.config_file = Some(PathBuf::from("/w/dnf.conf"));
+        t.pacman.config_file = Some(PathBuf::from("/w/pacman.conf"));
+        let cases = [
+            (
+                Invocation::RpmQueryInstalled,
+                "/usr/bin/rpm",
+                ExecClass::Read,
+            ),
+            (Invocation::DnfMakecache, "/usr/bin/dnf", ExecClass::Change),
+            (
+                Invocation::PacmanQueryUpgrades,
+                "/usr/bin/pacman",
+                ExecClass::Read,
+            ),
+            (
+                Invocation::PacmanSysUpgrade { ignore: vec![] },
+                "/usr/bin/pacman",
+                ExecClass::Change,
+            ),
+            (Invocation::ApkListUpgradable, "/sbin/apk", ExecClass::Read),
+            (Invocation::ApkUpgradeAll, "/sbin/apk", ExecClass::Change),
+        ];
+        for (inv, program, class) in cases {
+            let cl = command_line(&inv, &t, None).unwrap();
+            assert_eq!(cl.program, PathBuf::from(program), "{inv:?}");
+            assert!(!cl.is_apt, "{inv:?}");
+            assert_eq!(class_of(&inv), class, "{inv:?}");
+            let channel = (class == ExecClass::Change).then_some(StatusChannel::Stdout);
+            assert_eq!(status_channel(&inv), channel, "{inv:?}");
+            assert!(
+                cl.args.iter().any(|a| a.contains("/w/root")),
+                "{inv:?} acts on the package root: {cl:?}"
+            );
+        }
+        t.dnf.front_end = dnf::FrontEnd::Yum;
+        let cl = command_line(&Invocation::DnfMakecache, &t, None).unwrap();
+        assert_eq!(cl.program, PathBuf::from("/usr/bin/yum"));
+        assert_eq!(
+            status_channel(&Invocation::AptGetUpdate),
+            Some(StatusChannel::Pipe)
+        );
     }
 
     #[test]

@@ -198,9 +198,9 @@ mod tests {
 
     fn table() -> Table {
         Table {
-            programs: Programs::discover_with(|_| true),
             lock_timeout_seconds: 7,
             reboot_command: Some(PathBuf::from("/w/reboot-recorder")),
+            ..Table::new(Programs::discover_with(|_| true))
         }
     }
 
