@@ -48,7 +48,7 @@ pub enum Command {
         /// TCP port on 127.0.0.1.
         #[arg(long, default_value_t = 12443)]
         port: u16,
-        /// Package manager of the sandbox.
+        /// Package manager of the sandbox: apt, dnf, yum or pacman.
         #[arg(long, default_value = "apt")]
         backend: String,
     },

@@ -2,14 +2,17 @@
 //!
 //! Uses the test kit's harness, so the demo starts the product exactly as the end-to-end tests do: the helper
 //! as root, the frontend as uid 61001, a throw-away PKI, a whitelist of `127.0.0.1` and `::1` only, and a
-//! sandbox root built from fixture repositories. Three packages are installed at their old versions and the
-//! vendor's newer versions are then "published" (one of them from the `-security` suite), so the API has real
-//! updates to show; `hello` is available but not installed. Nothing on the host's package state is touched.
+//! sandbox root built from fixture repositories for the chosen package manager (apt, dnf, yum or pacman). Three
+//! packages are installed at their old versions and the vendor's newer versions are then "published" (one of
+//! them a security update: from the `-security` suite for apt, with an `updateinfo` advisory for dnf/yum;
+//! pacman has no security data), so the API has real updates to show; `hello` is available but not installed.
+//! Nothing on the host's package state is touched. apk has no demo: it cannot run on these machines.
 
 use crate::{ApiClient, Credentials};
 use anyhow::{Context, Result, bail};
 use lpa_testkit::fixtures::apt::Snapshot;
 use lpa_testkit::harness::{Stack, StackOptions};
+use lpa_testkit::sandbox::SandboxKind;
 use std::net::{IpAddr, Ipv4Addr};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -27,21 +30,22 @@ pub struct DemoOptions {
     pub dir: PathBuf,
     /// TCP port on 127.0.0.1.
     pub port: u16,
-    /// Package manager of the sandbox; only `apt` exists so far.
+    /// Package manager of the sandbox: `apt`, `dnf`, `yum` or `pacman`.
     pub backend: String,
 }
 
 /// Sets everything up, runs the stack until Ctrl-C/SIGTERM, then stops both processes.
 pub async fn run(options: DemoOptions) -> Result<()> {
-    if options.backend != "apt" {
+    let Some(backend) = SandboxKind::from_name(&options.backend) else {
         bail!(
-            "--backend {}: only apt is available so far (dnf, yum, pacman and apk come with the backends issue)",
+            "--backend {}: the demo runs on apt, dnf, yum or pacman (apk is supported by the agent but \
+             cannot run on this kind of machine; it is tested against recorded apk output)",
             options.backend
         );
-    }
+    };
     if !nix::unistd::geteuid().is_root() {
         bail!(
-            "the demo needs root: it starts the helper as root (like production) and runs apt/dpkg on a \
+            "the demo needs root: it starts the helper as root (like production) and runs the package manager on a \
              sandbox root under {}; the host's package state is not touched. Run it again as root (sudo).",
             options.dir.display()
         );
@@ -55,11 +59,16 @@ pub async fn run(options: DemoOptions) -> Result<()> {
     }
     let dir = prepare_dir(&options.dir)?;
 
-    println!("building the sandbox in {} …", dir.display());
+    println!(
+        "building the {} sandbox in {} …",
+        backend.name(),
+        dir.display()
+    );
     let mut stack = Stack::start(StackOptions {
         work_dir: Some(dir.clone()),
         port: options.port,
         bind: IpAddr::V4(Ipv4Addr::LOCALHOST),
+        backend,
         snapshot: Snapshot::V1,
         preinstall: PREINSTALLED.iter().map(|s| (*s).to_owned()).collect(),
         log_level: "info".to_owned(),
