@@ -21,6 +21,8 @@ pub mod pkginfo;
 pub mod plan;
 pub mod progress;
 #[cfg(test)]
+mod replay;
+#[cfg(test)]
 mod transcript;
 pub mod upgradable;
 pub mod version;
