@@ -35,10 +35,11 @@ pub use message::{ClientMessage, Hello, HelloAck, RequestId, ServerMessage};
 pub use names::{Glob, PackageName, ServiceName, ValidationError, Version};
 pub use operation::Operation;
 pub use outcome::{
-    Advisory, ExecFailure, HelperError, HostInfo, OsRelease, Outcome, PackageDetail, PackageRecord,
-    RebootRequired, ServiceState, ServiceStatus, Severity, UpgradablePackage,
+    Advisory, ConfinementReport, ExecFailure, HelperError, HostInfo, LandlockState, OsRelease,
+    Outcome, PackageDetail, PackageRecord, ProcessConfinement, RebootRequired, ServiceState,
+    ServiceStatus, Severity, UpgradablePackage,
 };
 
 /// Version of the frontend ⇄ broker protocol. Both sides are built from the same tree, so any change to a
 /// wire type bumps this number and a mismatched pair refuses to talk instead of misinterpreting bytes.
-pub const PROTOCOL_VERSION: u32 = 4;
+pub const PROTOCOL_VERSION: u32 = 5;

@@ -69,6 +69,9 @@ pub enum Operation {
         /// Delay before the reboot.
         delay_seconds: u32,
     },
+    /// How confined the broker and the launcher are, each as it measured itself; answered by the broker
+    /// with [`crate::Outcome::Confinement`].
+    Confinement,
 }
 
 impl Operation {
@@ -102,6 +105,7 @@ impl Operation {
             Operation::Remove { .. } => "remove",
             Operation::ApplyUpdates { .. } => "apply_updates",
             Operation::Reboot { .. } => "reboot",
+            Operation::Confinement => "confinement",
         }
     }
 }

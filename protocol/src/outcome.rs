@@ -40,6 +40,48 @@ pub enum Outcome {
         /// When the reboot will happen, Unix seconds.
         at_unix: i64,
     },
+    /// Answer to [`crate::Operation::Confinement`].
+    Confinement(ConfinementReport),
+}
+
+/// How confined the helper's two processes are, each as it measured itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConfinementReport {
+    /// The broker, measured when the request was answered.
+    pub broker: ProcessConfinement,
+    /// The launcher, measured by itself before it forked the broker (it changes nothing about itself
+    /// afterwards); `None` if that measurement failed.
+    pub launcher: Option<ProcessConfinement>,
+}
+
+/// One process's confinement: `/proc/self/status` plus the Landlock result the kernel returned.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ProcessConfinement {
+    /// Effective uid.
+    pub uid: u32,
+    /// Effective capability set (bit N = capability N).
+    pub cap_effective: u64,
+    /// Permitted capability set.
+    pub cap_permitted: u64,
+    /// Bounding capability set.
+    pub cap_bounding: u64,
+    /// `PR_SET_NO_NEW_PRIVS` is set.
+    pub no_new_privs: bool,
+    /// Seccomp mode: `disabled`, `strict` or `filter`.
+    pub seccomp: String,
+    /// Landlock as applied: `None` when the process applied no ruleset.
+    pub landlock: Option<LandlockState>,
+    /// Confinement steps that could not be applied (best-effort policy); empty when fully confined.
+    pub degraded: Vec<String>,
+}
+
+/// The Landlock ruleset a process applied to itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LandlockState {
+    /// The kernel's Landlock ABI; `None` when the kernel has no Landlock.
+    pub abi: Option<u32>,
+    /// `full`, `partial` or `none`.
+    pub enforcement: String,
 }
 
 /// The host as the helper sees it.
