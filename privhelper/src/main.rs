@@ -2,8 +2,9 @@
 //!
 //! Start-up order matters and is single-threaded until the fork: parse the config, resolve users, detect
 //! the backend, mark inherited descriptors close-on-exec, open the listening socket, create the
-//! launcher ⇄ broker socketpair, then fork. The child becomes the broker (drops privileges, then builds its
-//! runtime); the parent stays root as the launcher.
+//! launcher ⇄ broker socketpair, measure the launcher's confinement, then fork. The child becomes the
+//! broker (empties its bounding set, drops privileges, confines itself with Landlock and seccomp, then
+//! builds its runtime); the parent stays root and unconfined as the launcher.
 
 use anyhow::{Context, bail};
 use clap::Parser;
@@ -99,6 +100,9 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
     let (launcher_end, broker_end) =
         std::os::unix::net::UnixStream::pair().context("creating the launcher socketpair")?;
     let launcher_pid = nix::unistd::getpid();
+    // The launcher measures itself now (root, unconfined, and it changes nothing about itself later);
+    // the broker inherits the measurement and reports it with its own.
+    confine::remember_launcher(confine::measure_launcher());
 
     match sys::fork_single_threaded()? {
         sys::ForkResult::Child => {
@@ -147,12 +151,27 @@ fn run_broker(
     backend: lpa_protocol::Backend,
     launcher_pid: nix::unistd::Pid,
 ) -> i32 {
-    let confined = confine::die_with_parent(launcher_pid)
+    let dropped = confine::die_with_parent(launcher_pid)
+        .and_then(|()| {
+            confine::drop_bounding_set().map_err(|e| confine::ConfineError::Bounding(e.to_string()))
+        })
         .and_then(|()| confine::irrevocably_drop_privileges(ids))
         .and_then(|()| confine::die_with_parent(launcher_pid));
-    if let Err(e) = confined {
+    if let Err(e) = dropped {
         tracing::error!(error = %e, "broker confinement failed");
         return 3;
+    }
+    match confine::confine_broker(&cfg.package_root) {
+        Ok(c) => tracing::info!(
+            uid = c.uid,
+            seccomp = c.seccomp(),
+            landlock = ?c.recorded.landlock,
+            "broker confined"
+        ),
+        Err(e) => {
+            tracing::error!(error = %e, "broker confinement failed");
+            return 3;
+        }
     }
     let settings = BrokerSettings {
         peers: PeerPolicy {

@@ -62,6 +62,7 @@ impl Services {
     pub async fn handle(&self, op: Operation) -> Result<Outcome, HelperError> {
         match op {
             Operation::Ping => Ok(Outcome::Pong),
+            Operation::Confinement => crate::confine::self_report(),
             Operation::SystemInfo => self.system_info().await,
             Operation::ServiceStatus { name } => self.service_status(name).await,
             Operation::ListInstalled => {
