@@ -43,6 +43,8 @@ pub struct Config {
     pub logging: LoggingSection,
     /// Package cache freshness.
     pub cache: CacheSection,
+    /// Self-confinement at start.
+    pub security: SecuritySection,
 }
 
 impl Default for Config {
@@ -56,6 +58,7 @@ impl Default for Config {
             jobs: JobsSection::default(),
             logging: LoggingSection::default(),
             cache: CacheSection::default(),
+            security: SecuritySection::default(),
         }
     }
 }
@@ -239,6 +242,28 @@ impl Default for CacheSection {
     fn default() -> Self {
         CacheSection {
             stale_after_hours: 4,
+        }
+    }
+}
+
+/// `security:` — how the daemon confines itself at start (capabilities, no_new_privs, Landlock, seccomp).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct SecuritySection {
+    /// `strict` (default): a confinement step the kernel cannot provide stops the daemon from starting.
+    /// `best_effort`: the daemon starts, logs a warning and `/health` reports `degraded`.
+    pub confinement: lpa_confine::Policy,
+    /// Lowest kernel Landlock ABI accepted (1 = any Landlock). Raise it to demand newer Landlock
+    /// features; a value above the kernel's makes the Landlock step fail, which is also how tests prove
+    /// the `strict`/`best_effort` behaviour. Default `1`.
+    pub landlock_min_abi: u32,
+}
+
+impl Default for SecuritySection {
+    fn default() -> Self {
+        SecuritySection {
+            confinement: lpa_confine::Policy::Strict,
+            landlock_min_abi: 1,
         }
     }
 }

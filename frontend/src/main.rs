@@ -2,13 +2,17 @@
 //!
 //! Start-up order: refuse root (before reading anything), load and validate `config.yaml`, set up logging,
 //! load the whitelist (unreadable or invalid means deny all, logged as an error, the daemon keeps running),
-//! build the TLS configuration, load the job history, open the listener (systemd socket or bind), start the
-//! job worker and recovery, serve until SIGTERM/SIGINT, then shut down gracefully and exit 0. A job still
+//! build the TLS configuration, load the job history, open the listener (systemd socket or bind), confine
+//! the process while it is single-threaded ([`confinement`]: no capabilities, no_new_privs, Landlock,
+//! seccomp; a step the kernel cannot provide stops the start unless `security.confinement: best_effort`),
+//! then start the async runtime, the job worker and recovery, serve until SIGTERM/SIGINT, then shut down gracefully and exit 0. A job still
 //! running at shutdown is resolved by recovery at the next start.
 //!
 //! `--check-config` validates the configuration, the whitelist and the certificate files, lists unknown
 //! keys, and exits: 0 when everything is fine, 1 on errors, 2 when the only problem is unknown keys.
 #![forbid(unsafe_code)]
+
+mod confinement;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
@@ -155,12 +159,39 @@ fn run(args: &Args) -> Result<ExitCode> {
         limits: Limits::from(&config.server),
     });
 
+    // Bound (or taken from systemd) before confinement: seccomp forbids bind/listen afterwards.
+    let (std_listener, source) = open_listener(&config.server)?;
+    // Still one thread: confinement applies to every thread the runtime will start.
+    let confined = confinement::confine(&config, &args.config).with_context(|| {
+        format!(
+            "cannot confine the daemon (security.confinement: {}); refusing to start",
+            config.security.confinement.as_str()
+        )
+    })?;
+    if confined.is_degraded() {
+        warn!(
+            missing = ?confined.recorded.degraded,
+            "running with degraded confinement (security.confinement: best_effort)"
+        );
+    }
+    info!(
+        uid = confined.uid,
+        no_new_privs = confined.no_new_privs,
+        seccomp = confined.seccomp(),
+        landlock = ?confined.recorded.landlock,
+        "confined"
+    );
+
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
     let result = runtime.block_on(async {
-        let (tcp, source) = listener::open(&config.server).await?;
+        std_listener
+            .set_nonblocking(true)
+            .context("cannot make the listener non-blocking")?;
+        let tcp = tokio::net::TcpListener::from_std(std_listener)
+            .context("cannot register the listener")?;
         let mut sigterm = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
             .context("cannot install the SIGTERM handler")?;
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
@@ -193,6 +224,25 @@ fn run(args: &Args) -> Result<ExitCode> {
     result?;
     info!("stopped");
     Ok(ExitCode::SUCCESS)
+}
+
+/// Takes the systemd-passed listener (`LISTEN_FDS`, fd 3) if there is one, else binds
+/// `server.bind:server.port`; synchronous, because it must happen before confinement and the runtime.
+fn open_listener(
+    server: &config::ServerSection,
+) -> Result<(std::net::TcpListener, ListenerSource)> {
+    let mut fds = listenfd::ListenFd::from_env();
+    if let Some(l) = fds
+        .take_tcp_listener(0)
+        .map_err(listener::ListenerError::Activation)?
+    {
+        return Ok((l, ListenerSource::SocketActivation));
+    }
+    let addr = server.socket_addr();
+    // std sets SO_REUSEADDR on Unix, like tokio's bind, so a restart does not wait for TIME_WAIT.
+    let l = std::net::TcpListener::bind(addr)
+        .map_err(|source| listener::ListenerError::Bind { addr, source })?;
+    Ok((l, ListenerSource::Bound))
 }
 
 /// Logs to stderr (the journal captures it under systemd). `RUST_LOG`, when set and valid, overrides

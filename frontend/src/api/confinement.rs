@@ -1,10 +1,12 @@
-//! How confined a process is, as it measures itself from `/proc/self/status`.
+//! How confined each process is, for `GET /health` (`confinement.frontend`, `.broker`, `.launcher`).
 //!
-//! Only the frontend is measured here. The broker and the launcher are reported as `null` until the
-//! confinement issue lets them send their own self-measurement through the protocol: the frontend cannot
-//! read another uid's `/proc/<pid>/status` reliably, and a report that is not the process's own would be a
-//! guess. Landlock is not visible in `/proc/self/status`, so `landlock` is `null` as well.
+//! Every process measures itself ([`lpa_confine::report`]: `/proc/self/status` plus the Landlock result
+//! the kernel returned when the process confined itself): the frontend here, the broker and the launcher
+//! in the helper, which sends both measurements in answer to `Operation::Confinement`. The frontend never
+//! guesses another process's state. A process whose best-effort confinement left a step out lists it in
+//! `degraded`, and that makes the health status `degraded`.
 
+use lpa_protocol::ProcessConfinement;
 use serde::Serialize;
 
 /// Capability names by bit number (linux/capability.h, up to CAP_CHECKPOINT_RESTORE = 40).
@@ -52,65 +54,69 @@ const CAP_NAMES: [&str; 41] = [
     "cap_checkpoint_restore",
 ];
 
-/// One process's confinement.
+/// One process's confinement as `/health` shows it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Confinement {
     /// Effective uid.
-    pub uid: Option<u32>,
+    pub uid: u32,
     /// Effective capabilities by name (`cap_N` for bits without a known name); empty when none.
-    pub capabilities: Option<Vec<String>>,
-    /// The effective capability set as the kernel prints it (hex).
-    pub capabilities_hex: Option<String>,
+    pub capabilities: Vec<String>,
+    /// The effective set as the kernel prints it (hex).
+    pub capabilities_hex: String,
+    /// The bounding set (hex): what an `execve` could ever regain.
+    pub bounding_hex: String,
     /// `PR_SET_NO_NEW_PRIVS` is set.
-    pub no_new_privs: Option<bool>,
+    pub no_new_privs: bool,
     /// `disabled`, `strict` or `filter`.
-    pub seccomp: Option<String>,
-    /// Not measurable from `/proc/self/status`; always `null` for now.
-    pub landlock: Option<String>,
+    pub seccomp: String,
+    /// The Landlock ruleset the process applied, `null` when it applied none.
+    pub landlock: Option<Landlock>,
+    /// Steps a best-effort confinement could not apply; empty when fully confined.
+    pub degraded: Vec<String>,
 }
 
-/// Measures the calling process.
-pub async fn measure_self() -> Option<Confinement> {
-    match tokio::fs::read_to_string("/proc/self/status").await {
-        Ok(text) => Some(parse_status(&text)),
-        Err(e) => {
-            tracing::warn!(error = %e, "cannot read /proc/self/status");
-            None
+/// Landlock as applied.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Landlock {
+    /// The kernel's Landlock ABI, `null` without Landlock.
+    pub abi: Option<u32>,
+    /// `full`, `partial` or `none`.
+    pub enforcement: String,
+}
+
+impl From<&ProcessConfinement> for Confinement {
+    fn from(p: &ProcessConfinement) -> Self {
+        Confinement {
+            uid: p.uid,
+            capabilities: cap_names(p.cap_effective),
+            capabilities_hex: format!("{:016x}", p.cap_effective),
+            bounding_hex: format!("{:016x}", p.cap_bounding),
+            no_new_privs: p.no_new_privs,
+            seccomp: p.seccomp.clone(),
+            landlock: p.landlock.as_ref().map(|l| Landlock {
+                abi: l.abi,
+                enforcement: l.enforcement.clone(),
+            }),
+            degraded: p.degraded.clone(),
         }
     }
 }
 
-/// Parses the fields of `/proc/<pid>/status` that describe confinement.
-pub fn parse_status(text: &str) -> Confinement {
-    let field = |name: &str| {
-        text.lines()
-            .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
-            .map(str::trim)
-    };
-    // `Uid:` lists real, effective, saved and filesystem uid.
-    let uid = field("Uid").and_then(|v| v.split_whitespace().nth(1)?.parse().ok());
-    let cap_hex = field("CapEff").map(str::to_owned);
-    let capabilities = cap_hex
-        .as_deref()
-        .and_then(|h| u64::from_str_radix(h, 16).ok())
-        .map(cap_names);
-    let no_new_privs = field("NoNewPrivs").map(|v| v == "1");
-    let seccomp = field("Seccomp").map(|v| {
-        match v {
-            "0" => "disabled",
-            "1" => "strict",
-            "2" => "filter",
-            _ => "unknown",
+impl Confinement {
+    /// Whether a confinement step is missing.
+    pub fn is_degraded(&self) -> bool {
+        !self.degraded.is_empty()
+    }
+}
+
+/// Measures the calling process (the frontend).
+pub fn measure_self() -> Option<Confinement> {
+    match lpa_confine::report::measure() {
+        Ok(c) => Some(Confinement::from(&c.to_wire())),
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot measure the frontend's confinement");
+            None
         }
-        .to_owned()
-    });
-    Confinement {
-        uid,
-        capabilities,
-        capabilities_hex: cap_hex,
-        no_new_privs,
-        seccomp,
-        landlock: None,
     }
 }
 
@@ -127,41 +133,53 @@ fn cap_names(bits: u64) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lpa_protocol::LandlockState;
 
-    const SAMPLE: &str = "Name:\tlinux-patch-api\nUmask:\t0022\nUid:\t61001\t61001\t61001\t61001\n\
-        Gid:\t61001\t61001\t61001\t61001\nCapInh:\t0000000000000000\nCapPrm:\t0000000000000000\n\
-        CapEff:\t0000000000000400\nCapBnd:\t000001ffffffffff\nNoNewPrivs:\t1\nSeccomp:\t2\n\
-        Seccomp_filters:\t1\n";
+    fn wire() -> ProcessConfinement {
+        ProcessConfinement {
+            uid: 61002,
+            cap_effective: 0x400,
+            cap_permitted: 0x400,
+            cap_bounding: 0,
+            no_new_privs: true,
+            seccomp: "filter".to_owned(),
+            landlock: Some(LandlockState {
+                abi: Some(7),
+                enforcement: "full".to_owned(),
+            }),
+            degraded: vec![],
+        }
+    }
 
     #[test]
-    fn parses_uid_capabilities_no_new_privs_and_seccomp() {
-        let c = parse_status(SAMPLE);
-        assert_eq!(c.uid, Some(61001));
+    fn names_capabilities_and_keeps_landlock_and_sets_in_hex() {
+        let c = Confinement::from(&wire());
+        assert_eq!(c.uid, 61002);
+        assert_eq!(c.capabilities, vec!["cap_net_bind_service".to_owned()]);
+        assert_eq!(c.capabilities_hex, "0000000000000400");
+        assert_eq!(c.bounding_hex, "0000000000000000");
         assert_eq!(
-            c.capabilities,
-            Some(vec!["cap_net_bind_service".to_owned()])
+            c.landlock,
+            Some(Landlock {
+                abi: Some(7),
+                enforcement: "full".to_owned()
+            })
         );
-        assert_eq!(c.capabilities_hex.as_deref(), Some("0000000000000400"));
-        assert_eq!(c.no_new_privs, Some(true));
-        assert_eq!(c.seccomp.as_deref(), Some("filter"));
-        assert_eq!(c.landlock, None);
+        assert!(!c.is_degraded());
     }
 
     #[test]
-    fn no_capabilities_is_an_empty_list_and_unknown_bits_are_numbered() {
-        let c = parse_status("CapEff:\t0000000000000000\nSeccomp:\t0\nNoNewPrivs:\t0\n");
-        assert_eq!(c.capabilities, Some(vec![]));
-        assert_eq!(c.seccomp.as_deref(), Some("disabled"));
-        assert_eq!(c.no_new_privs, Some(false));
-        assert_eq!(c.uid, None);
+    fn a_missing_step_is_degraded_and_unknown_bits_are_numbered() {
+        let mut w = wire();
+        w.degraded = vec!["landlock: ABI too old".to_owned()];
+        assert!(Confinement::from(&w).is_degraded());
         assert_eq!(cap_names(1 << 45), vec!["cap_45".to_owned()]);
+        assert_eq!(cap_names(0), Vec::<String>::new());
     }
 
-    #[tokio::test]
-    async fn measures_this_process() {
-        let c = measure_self().await.unwrap();
-        assert_eq!(c.uid, Some(nix::unistd::geteuid().as_raw()));
-        assert!(c.capabilities.is_some());
-        assert!(c.seccomp.is_some());
+    #[test]
+    fn measures_this_process() {
+        let c = measure_self().unwrap();
+        assert_eq!(c.uid, nix::unistd::geteuid().as_raw());
     }
 }

@@ -9,11 +9,17 @@
 //! while one is pending or running); a `failed` last refresh makes the status `degraded`. `job_queue` is
 //! `ok`, or says what is wrong with the job history (unreadable files set aside, failed writes, jobs
 //! waiting to be recovered).
+//!
+//! `confinement` shows each process's self-measurement ([`confinement`]), `null` for a process that
+//! did not report (a helper that is down is already a failed `helper` check); the frontend or the broker
+//! reporting a degraded (best-effort) confinement makes the status `degraded`. The launcher is
+//! unconfined by design and never degrades the status.
 
 use super::confinement;
+use crate::helper_client::Answer;
 use crate::http::AppState;
 use crate::jobs::cache::CacheStatus;
-use lpa_protocol::Operation;
+use lpa_protocol::{Operation, Outcome};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
 
@@ -47,7 +53,16 @@ pub async fn health(state: &AppState) -> Value {
     }
     let job_queue = state.jobs.health_check();
     let cache_ok = cache_status != CacheStatus::Failed;
-    let status = if helper_ok && cert_ok && cache_ok && job_queue == "ok" {
+    let frontend = confinement::measure_self();
+    let (broker, launcher) = if helper_ok {
+        helper_confinement(state).await
+    } else {
+        (None, None)
+    };
+    let confinement_ok = [&frontend, &broker]
+        .iter()
+        .all(|c| c.as_ref().is_none_or(|c| !c.is_degraded()));
+    let status = if helper_ok && cert_ok && cache_ok && job_queue == "ok" && confinement_ok {
         "healthy"
     } else {
         "degraded"
@@ -66,11 +81,41 @@ pub async fn health(state: &AppState) -> Value {
             "job_queue": job_queue,
         },
         "confinement": {
-            "frontend": confinement::measure_self().await,
-            "broker": null,
-            "launcher": null,
+            "frontend": frontend,
+            "broker": broker,
+            "launcher": launcher,
         },
     })
+}
+
+/// The broker's and the launcher's self-measurements, `None` where the helper could not say.
+async fn helper_confinement(
+    state: &AppState,
+) -> (
+    Option<confinement::Confinement>,
+    Option<confinement::Confinement>,
+) {
+    match state
+        .helper
+        .call_within(Operation::Confinement, HELPER_PING_TIMEOUT)
+        .await
+    {
+        Ok(Answer {
+            outcome: Outcome::Confinement(report),
+            ..
+        }) => (
+            Some(confinement::Confinement::from(&report.broker)),
+            report.launcher.as_ref().map(confinement::Confinement::from),
+        ),
+        Ok(other) => {
+            tracing::warn!(outcome = ?other.outcome, "unexpected answer to a confinement request");
+            (None, None)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "the helper did not report its confinement");
+            (None, None)
+        }
+    }
 }
 
 /// `ok`, `expires in N days` (within the warning window) or `expired`; the flag is false only when expired.
