@@ -29,14 +29,20 @@ pub fn profile(config: &Config, config_path: &Path) -> Profile {
     if let Some(crl) = &config.tls.crl_path {
         files.push(crl);
     }
-    let mut read_only: Vec<PathBuf> = files.into_iter().map(directory_of).collect();
+    // A directory that does not exist cannot hold a rule (and its absence is already handled: a missing
+    // whitelist means deny all, a missing state_dir means jobs in memory only); it stays inaccessible.
+    let mut read_only: Vec<PathBuf> = files
+        .into_iter()
+        .map(directory_of)
+        .filter(|d| d.is_dir())
+        .collect();
     read_only.sort();
     read_only.dedup();
-    Profile::frontend(
-        read_only,
-        vec![config.state_dir.clone()],
-        config.security.landlock_min_abi,
-    )
+    let read_write: Vec<PathBuf> = Some(config.state_dir.clone())
+        .filter(|d| d.is_dir())
+        .into_iter()
+        .collect();
+    Profile::frontend(read_only, read_write, config.security.landlock_min_abi)
 }
 
 /// Confines the calling process as [`profile`] says, under `security.confinement`.
