@@ -1,9 +1,10 @@
 //! Confinement of a running stack, observed from outside through `/proc/PID/status` and through
 //! `GET /health`, and the `security.confinement` policy when a step cannot be applied.
 //!
-//! The frontend is started here the way systemd starts it (`CapabilityBoundingSet=` empty): through
-//! `setpriv --bounding-set=-all` as uid/gid 61001. An unprivileged process cannot empty its own bounding
-//! set; the broker can, because it does so as root before dropping its uid.
+//! The frontend is started the way systemd starts it (`CapabilityBoundingSet=` empty): through
+//! `setpriv --bounding-set=-all` as uid/gid 61001, by the harness and by the policy tests here. An
+//! unprivileged process cannot empty its own bounding set; the broker can, because it does so as root before
+//! dropping its uid.
 
 use lpa_testkit::harness::Stack;
 use lpa_tests::stack;
@@ -165,22 +166,21 @@ fn assert_confined(what: &str, s: &Status, uid: u32) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn frontend_and_broker_are_confined_the_launcher_is_not_and_health_reports_all_three() {
-    let mut stack = stack::plain();
-    // The harness's frontend (started without an empty bounding set) is confined all the same.
-    let harness_fe = proc_status(stack.frontend_pid().expect("frontend runs"));
-    assert_eq!(harness_fe.cap_eff, 0, "{harness_fe:?}");
-    assert_eq!(harness_fe.no_new_privs, 1, "{harness_fe:?}");
-    assert_eq!(harness_fe.seccomp, 2, "{harness_fe:?}");
-    stack.stop_frontend().expect("stop the harness frontend");
-
-    let port = free_port();
-    let config = config_with(&stack, "config-systemd-like.yaml", port, "");
-    let mut fe = start_frontend(&stack, &config, port, "frontend-systemd-like");
-    let data = health(&stack, &mut fe).await;
-
+    let stack = stack::plain();
+    // The harness starts the frontend as systemd would (empty bounding set, uid 61001).
+    let data = lpa_tests::stack::client(&stack)
+        .health()
+        .await
+        .expect("health")
+        .data()
+        .clone();
     let launcher = stack.helper_pid().expect("helper runs");
     let broker = broker_pid(launcher);
-    assert_confined("frontend", &proc_status(fe.child.id()), 61001);
+    assert_confined(
+        "frontend",
+        &proc_status(stack.frontend_pid().expect("frontend runs")),
+        61001,
+    );
     assert_confined(
         "broker",
         &proc_status(broker),

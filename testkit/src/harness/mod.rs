@@ -81,6 +81,9 @@ pub struct Exited {
     pub status: ExitStatus,
 }
 
+/// util-linux's `setpriv`, which starts the frontend with the credentials a service manager would give it.
+const SETPRIV: &str = "/usr/bin/setpriv";
+
 /// A running helper + frontend pair on a sandbox root. Dropping it stops both.
 #[derive(Debug)]
 pub struct Stack {
@@ -298,21 +301,29 @@ impl Stack {
         )
     }
 
-    /// Starts the frontend as uid/gid 61001 and waits until its TCP port accepts connections.
+    /// Starts the frontend as uid/gid 61001 with no supplementary groups and an empty capability bounding
+    /// set — as the systemd unit does (`CapabilityBoundingSet=`): an unprivileged process cannot empty its
+    /// own bounding set — and waits until its TCP port accepts connections. `setpriv` execs the frontend,
+    /// so the daemon's pid is the frontend's.
     pub fn start_frontend(&mut self) -> Result<()> {
         if self.frontend.is_some() {
             return Err(Error::Invalid("the frontend is already running".to_owned()));
         }
-        let mut cmd = command_in(binary_path(FRONTEND_BINARY)?, self.work.path());
-        cmd.arg("--config").arg(&self.frontend_config);
+        let mut cmd = command_in(SETPRIV, self.work.path());
+        cmd.args([
+            format!("--reuid={FRONTEND_ID}"),
+            format!("--regid={FRONTEND_ID}"),
+            "--clear-groups".to_owned(),
+            "--bounding-set=-all".to_owned(),
+            "--inh-caps=-all".to_owned(),
+            "--".to_owned(),
+        ]);
+        cmd.arg(binary_path(FRONTEND_BINARY)?)
+            .arg("--config")
+            .arg(&self.frontend_config);
         pass_log_env(&mut cmd);
         let log = log_path(self.work.path(), "frontend");
-        self.frontend = Some(Daemon::spawn(
-            "frontend",
-            cmd,
-            &log,
-            Some((FRONTEND_ID, FRONTEND_ID)),
-        )?);
+        self.frontend = Some(Daemon::spawn("frontend", cmd, &log, None)?);
         let addr = self.connect_addr();
         self.wait_ready(Role::Frontend, &format!("frontend port {addr}"), || {
             TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok()
