@@ -28,7 +28,7 @@ pub struct OpenError {
 
 /// Whether this build has an implementation of `backend` (checked at start, before forking).
 pub fn available(backend: Backend) -> bool {
-    matches!(backend, Backend::Apt)
+    matches!(backend, Backend::Apt | Backend::Dnf | Backend::Yum | Backend::Apk)
 }
 
 /// The package manager for `backend` on `package_root`, running commands through `launcher`.
@@ -39,6 +39,10 @@ pub fn open(
 ) -> Result<Arc<dyn PackageManager>, OpenError> {
     match backend {
         Backend::Apt => Ok(Arc::new(apt::AptManager::new(package_root, launcher))),
+        Backend::Apk => Ok(Arc::new(apk::manager::ApkManager::new(package_root, launcher))),
+        b @ (Backend::Dnf | Backend::Yum) => {
+            Ok(Arc::new(dnf::DnfManager::new(b, package_root, launcher)))
+        }
         other => Err(OpenError {
             backend: other.as_str(),
         }),

@@ -6,13 +6,22 @@
 //! Every parser reads a format the helper chose itself ([`query`]) or dnf's stable `LC_ALL=C` output, and is
 //! tested against output recorded from real dnf 4.14 / rpm 4.18 on the test kit's fixtures
 //! (`tests/data/dnf/`).
+//!
+//! [`DnfManager`] puts them together as the broker's [`crate::backend::PackageManager`] for dnf and yum:
+//! [`plan`] maps each change to its command-table entry (refusing silent downgrades), [`stamp`] says when the
+//! cached lists are stale.
 
 pub mod classify;
 pub mod evr;
 pub mod installed;
+pub mod manager;
+pub mod plan;
 pub mod progress;
 pub mod query;
 #[cfg(test)]
 mod recorded;
 pub mod repoquery;
+pub mod stamp;
 pub mod updateinfo;
+
+pub use manager::DnfManager;
