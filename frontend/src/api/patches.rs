@@ -1,10 +1,14 @@
 //! `GET /patches` and `POST /patches/apply`.
 //!
-//! On apt a patch is one upgradable package: apt repositories carry no advisories, so `id` is the package
-//! name, `cve_ids` is empty and `severity` is `unknown` (never guessed from names or descriptions). The
-//! `security` flag is the helper's: the candidate comes from a `-security` suite or an origin labelled
+//! A patch is one upgradable package. Where the distribution publishes an advisory for it (dnf/yum
+//! `updateinfo`), the patch carries the advisory: `id` is the advisory id, `severity` its severity (Red Hat's
+//! Critical/Important/Moderate/Low as critical/high/medium/low), `cve_ids` its CVEs, `source` `updateinfo`,
+//! and `packages` every upgradable package the advisory covers; `POST /patches/apply` accepts such an id and
+//! applies all of them. apt, pacman and apk repositories carry no advisories, so there `id` is the package
+//! name, `cve_ids` is empty and `severity` is `unknown` (never guessed from names or descriptions). On apt the
+//! `security` flag comes from the candidate's origin: a `-security` suite or an origin labelled
 //! `Debian-Security`; `source` then says `security-suite`, otherwise it names the suites offering the update.
-//! `requires_reboot` is `false`: apt has no per-package reboot metadata before installation (Debian
+//! `requires_reboot` is `false`: no backend has per-package reboot metadata before installation (Debian
 //! records the need *after* installing, in `/run/reboot-required`, which `GET /system/info` reports).
 
 use super::jobs::accepted;
@@ -14,7 +18,7 @@ use crate::http::query::Query;
 use crate::http::{ApiError, AppState};
 use crate::jobs::intent::Intent;
 use crate::jobs::record::Requester;
-use lpa_protocol::{Glob, Operation, Outcome, PackageRecord, UpgradablePackage};
+use lpa_protocol::{Glob, Operation, Outcome, PackageRecord, Severity, UpgradablePackage};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
@@ -44,8 +48,33 @@ pub struct Patch {
     description: String,
 }
 
-/// The patch of one upgradable package; `installed` gives its description.
-pub fn patch(u: &UpgradablePackage, installed: Option<&PackageRecord>) -> Patch {
+/// The patch of one upgradable package; `installed` gives its description, `all` the other upgradable
+/// packages (an advisory's patch lists every one it covers).
+pub fn patch(
+    u: &UpgradablePackage,
+    installed: Option<&PackageRecord>,
+    all: &[UpgradablePackage],
+) -> Patch {
+    let description = installed.map(|r| r.description.clone()).unwrap_or_default();
+    if let Some(a) = &u.advisory {
+        return Patch {
+            id: a.id.clone(),
+            name: u.name.clone(),
+            current_version: u.current_version.clone(),
+            available_version: u.available_version.clone(),
+            severity: a.severity.map_or("unknown", Severity::as_str),
+            security: u.security,
+            source: Some("updateinfo".to_owned()),
+            cve_ids: a.cve_ids.clone(),
+            packages: covered_by(&a.id, all),
+            requires_reboot: false,
+            description: if a.title.is_empty() {
+                description
+            } else {
+                a.title.clone()
+            },
+        };
+    }
     let source = if u.security {
         Some("security-suite".to_owned())
     } else if u.sources.is_empty() {
@@ -64,8 +93,20 @@ pub fn patch(u: &UpgradablePackage, installed: Option<&PackageRecord>) -> Patch 
         cve_ids: Vec::new(),
         packages: vec![u.name.clone()],
         requires_reboot: false,
-        description: installed.map(|r| r.description.clone()).unwrap_or_default(),
+        description,
     }
+}
+
+/// The upgradable packages whose advisory is `id`, by name.
+fn covered_by(id: &str, all: &[UpgradablePackage]) -> Vec<String> {
+    let mut names: Vec<String> = all
+        .iter()
+        .filter(|u| u.advisory.as_ref().is_some_and(|a| a.id == id))
+        .map(|u| u.name.clone())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 #[derive(Serialize)]
@@ -103,7 +144,7 @@ pub async fn list(state: &AppState, query: &Query) -> Result<Data, ApiError> {
         installed.iter().map(|r| (r.name.as_str(), r)).collect();
     let all: Vec<Patch> = upgradable
         .iter()
-        .map(|u| patch(u, by_name.get(u.name.as_str()).copied()))
+        .map(|u| patch(u, by_name.get(u.name.as_str()).copied(), &upgradable))
         .filter(|p| severity.is_none_or(|s| p.severity == s))
         .collect();
     let page: Vec<Patch> = all
@@ -176,11 +217,23 @@ pub async fn apply(state: &AppState, request: &Request<'_>) -> Result<Reply, Api
         &options.exclude_packages,
         MAX_ENTRIES,
     )?;
+    // Advisory ids among the `patches` entries stand for every package their advisory covers.
+    let advisories = if field == "patches" && !names.is_empty() {
+        advisory_packages(state).await?
+    } else {
+        HashMap::new()
+    };
     let mut selection = Vec::with_capacity(names.len());
-    for name in &names {
-        let name = json::package_name(state, field, name).await?;
-        if !selection.contains(&name) {
-            selection.push(name);
+    for entry in &names {
+        let expanded: Vec<&str> = match advisories.get(entry.as_str()) {
+            Some(packages) => packages.iter().map(String::as_str).collect(),
+            None => vec![entry.as_str()],
+        };
+        for name in expanded {
+            let name = json::package_name(state, field, name).await?;
+            if !selection.contains(&name) {
+                selection.push(name);
+            }
         }
     }
     let exclude: Vec<Glob> = options
@@ -222,6 +275,22 @@ pub async fn apply(state: &AppState, request: &Request<'_>) -> Result<Reply, Api
     )
 }
 
+/// Advisory id → the upgradable packages it covers, from the helper's upgradable list (cached there by
+/// the package-state stamp). Empty on backends without advisories.
+async fn advisory_packages(state: &AppState) -> Result<HashMap<String, Vec<String>>, ApiError> {
+    let list = match state.helper.call(Operation::ListUpgradable).await? {
+        Outcome::Upgradable(list) => list,
+        other => return Err(unexpected("upgradable list", &other)),
+    };
+    let mut map: HashMap<String, Vec<String>> = HashMap::new();
+    for u in &list {
+        if let Some(a) = &u.advisory {
+            map.entry(a.id.clone()).or_default().push(u.name.clone());
+        }
+    }
+    Ok(map)
+}
+
 /// How many pending updates the apply covers, from the current package index (before the refresh the job
 /// does); `None` when the helper does not answer quickly.
 async fn patches_count(state: &AppState, intent: &Intent) -> Option<usize> {
@@ -252,4 +321,68 @@ async fn patches_count(state: &AppState, intent: &Intent) -> Option<usize> {
             .filter(|u| !exclude.iter().any(|g| g.matches(&u.name)))
             .count(),
     )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use lpa_protocol::Advisory;
+
+    fn up(name: &str, advisory: Option<Advisory>) -> UpgradablePackage {
+        UpgradablePackage {
+            name: name.into(),
+            current_version: Some("1.0-1".into()),
+            available_version: "1.0.1-1".into(),
+            architecture: Some("noarch".into()),
+            sources: vec!["demo".into()],
+            security: advisory.as_ref().is_some_and(|a| a.kind == "security"),
+            advisory,
+        }
+    }
+
+    fn advisory(id: &str, severity: Option<Severity>) -> Advisory {
+        Advisory {
+            id: id.into(),
+            kind: "security".into(),
+            severity,
+            cve_ids: vec!["CVE-2026-0001".into()],
+            title: "demo-lib: fix a buffer overflow".into(),
+        }
+    }
+
+    #[test]
+    fn an_advisory_gives_the_patch_its_id_severity_cves_and_every_package_it_covers() {
+        let all = [
+            up(
+                "demo-lib",
+                Some(advisory("DEMO-2026-0001", Some(Severity::High))),
+            ),
+            up(
+                "demo-lib-devel",
+                Some(advisory("DEMO-2026-0001", Some(Severity::High))),
+            ),
+            up("hello", None),
+        ];
+        let p = patch(&all[0], None, &all);
+        assert_eq!(p.id, "DEMO-2026-0001");
+        assert_eq!(p.name, "demo-lib");
+        assert_eq!(p.severity, "high");
+        assert!(p.security);
+        assert_eq!(p.source.as_deref(), Some("updateinfo"));
+        assert_eq!(p.cve_ids, ["CVE-2026-0001"]);
+        assert_eq!(p.packages, ["demo-lib", "demo-lib-devel"]);
+        assert_eq!(p.description, "demo-lib: fix a buffer overflow");
+    }
+
+    #[test]
+    fn without_an_advisory_or_its_severity_nothing_is_guessed() {
+        let all = [
+            up("hello", None),
+            up("demo-tool", Some(advisory("DEMO-2026-0003", None))),
+        ];
+        let p = patch(&all[0], None, &all);
+        assert_eq!((p.id.as_str(), p.severity), ("hello", "unknown"));
+        assert!(p.cve_ids.is_empty() && !p.security);
+        assert_eq!(patch(&all[1], None, &all).severity, "unknown");
+    }
 }
