@@ -6,4 +6,5 @@
 pub mod helper_socket;
 pub mod jobs;
 pub mod raw;
+pub mod scenario_dnf;
 pub mod stack;
