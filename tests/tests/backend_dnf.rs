@@ -247,7 +247,8 @@ async fn lifecycle(kind: SandboxKind) {
     assert_eq!(listed.data()["total"], 0, "{}", listed.data());
 }
 
-/// `GET /api/v1/patches` carries the repository's advisory: id, severity, security flag and CVEs.
+/// `GET /api/v1/patches` carries the repository's advisory (id, severity, security flag, CVEs), and applying
+/// the advisory's id upgrades what it covers.
 async fn advisory(kind: SandboxKind) {
     let mut stack = start(kind, &["demo-lib", "hello"]);
     let client = stack::client(&stack);
@@ -271,6 +272,29 @@ async fn advisory(kind: SandboxKind) {
     assert_eq!(
         hello["severity"], "low",
         "the bugfix advisory's severity: {hello}"
+    );
+
+    // Applying the advisory by its id upgrades exactly the package it covers.
+    let id = submit(
+        &client,
+        Method::POST,
+        "/api/v1/patches/apply",
+        Some(json!({"patches": [evr::SECURITY_ADVISORY]})),
+    )
+    .await;
+    let job = wait(&client, &id, LIMIT).await;
+    assert_eq!(job["status"], "completed", "{job}\n{}", stack.logs());
+    assert_eq!(
+        changes(&job),
+        [change(
+            "demo-lib",
+            Some(evr::DEMO_LIB_V1_EVR),
+            Some(evr::DEMO_LIB_SECURITY_EVR)
+        )]
+    );
+    assert_eq!(
+        stack.sandbox().installed_version("hello").as_deref(),
+        Some(evr::HELLO_V1_EVR)
     );
 }
 
