@@ -11,17 +11,21 @@
 //! - [`detail`]: `apk policy` and `apk info -a` (the candidate and its fields);
 //! - [`version`]: apk's version ordering (upgrade or downgrade, newest candidate);
 //! - [`plan`]: which command-table entry performs a change, refusing silent downgrades;
-//! - [`progress`]: job events from apk's stdout during a change; [`classify`]: why a change failed.
+//! - [`progress`]: job events from apk's stdout during a change; [`classify`]: why a change failed;
+//! - [`manager`]: all of the above as the broker's [`crate::backend::PackageManager`], with the file
+//!   [`stamp`]s its caches and the package-state stamp follow.
 
 pub mod classify;
 pub mod db;
 pub mod detail;
 pub mod installed;
+pub mod manager;
 pub mod pkginfo;
 pub mod plan;
 pub mod progress;
 #[cfg(test)]
 mod replay;
+pub mod stamp;
 #[cfg(test)]
 mod transcript;
 pub mod upgradable;
