@@ -132,6 +132,7 @@ fn no_product_option_can_disable_signature_checks() {
             "apt-key",
             "--nogpgcheck",
             "SigLevel",
+            "--allow-untrusted",
         ] {
             assert!(
                 !text.contains(forbidden),

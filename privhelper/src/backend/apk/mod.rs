@@ -23,10 +23,13 @@ pub mod manager;
 pub mod pkginfo;
 pub mod plan;
 pub mod progress;
+// Test-only modules live in `test_*.rs` files, which the architecture test reads as test code.
 #[cfg(test)]
+#[path = "test_replay.rs"]
 mod replay;
 pub mod stamp;
 #[cfg(test)]
+#[path = "test_transcript.rs"]
 mod transcript;
 pub mod upgradable;
 pub mod version;
