@@ -192,8 +192,9 @@ impl PackageManager for DnfManager {
                 return Ok(list.clone());
             }
             let list = Arc::new(self.compute_upgradable().await?);
-            // The reads may have written dnf's solver caches: key by the stamps after them.
-            *slot = Some((self.stamps().await, list.clone()));
+            // Keyed by the stamps from before the reads: if anything changed meanwhile (reads do not take
+            // the change lock), the next call recomputes instead of trusting a list of a mixed state.
+            *slot = Some((stamps, list.clone()));
             Ok(list)
         })
     }
