@@ -17,20 +17,18 @@ use super::{Data, Reply, Request, data, json};
 use crate::http::query::Query;
 use crate::http::{ApiError, AppState};
 use crate::jobs::intent::Intent;
+use crate::jobs::pending;
 use crate::jobs::record::Requester;
 use lpa_protocol::{Glob, Operation, Outcome, PackageRecord, Severity, UpgradablePackage};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::collections::HashMap;
-use std::time::Duration;
 
 /// Parameters of `GET /patches`.
 pub const PARAMETERS: &[&str] = &["severity", "limit", "offset"];
 const SEVERITIES: &[&str] = &["critical", "high", "medium", "low", "unknown"];
 /// Most entries in a selection or an exclusion list.
 pub const MAX_ENTRIES: usize = 100;
-/// How long the 202 answer waits to count the pending updates.
-const COUNT_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// One patch.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -128,18 +126,16 @@ pub async fn list(state: &AppState, query: &Query) -> Result<Data, ApiError> {
         .transpose()?;
     let limit = query.integer("limit", 1, 1000, 100)?;
     let offset = query.integer("offset", 0, u64::MAX, 0)?;
+    // The upgradable list goes through the pending view, which `POST /patches/apply` counts from.
     let (installed, upgradable) = tokio::join!(
         state.helper.call(Operation::ListInstalled),
-        state.helper.call(Operation::ListUpgradable),
+        state.jobs.pending().fetch(&state.helper),
     );
     let installed = match installed? {
         Outcome::Installed(list) => list,
         other => return Err(unexpected("installed list", &other)),
     };
-    let upgradable = match upgradable? {
-        Outcome::Upgradable(list) => list,
-        other => return Err(unexpected("upgradable list", &other)),
-    };
+    let upgradable = upgradable?;
     let by_name: HashMap<&str, &PackageRecord> =
         installed.iter().map(|r| (r.name.as_str(), r)).collect();
     let all: Vec<Patch> = upgradable
@@ -258,12 +254,12 @@ pub async fn apply(state: &AppState, request: &Request<'_>) -> Result<Reply, Api
         exclude,
         reboot_after_seconds: reboot.then_some(delay),
     };
-    // Queue the job first: counting asks the helper for the upgradable list, a read that runs alongside
-    // the job's own refresh instead of delaying it.
+    // The package-state fingerprint before the job can change anything: the count describes that state.
+    let stamp = pending::stamp(&state.helper).await.ok();
     let job = state
         .jobs
         .submit(intent.clone(), Requester::client(request.conn))?;
-    let count = patches_count(state, &intent).await;
+    let count = patches_count(state, &intent, stamp).await;
     accepted(
         &job,
         json!({
@@ -276,14 +272,12 @@ pub async fn apply(state: &AppState, request: &Request<'_>) -> Result<Reply, Api
 }
 
 /// Advisory id → the upgradable packages it covers, from the helper's upgradable list (cached there by
-/// the package-state stamp). Empty on backends without advisories.
+/// the package-state stamp, and recorded in the pending view). Empty on backends without advisories.
 async fn advisory_packages(state: &AppState) -> Result<HashMap<String, Vec<String>>, ApiError> {
-    let list = match state.helper.call(Operation::ListUpgradable).await? {
-        Outcome::Upgradable(list) => list,
-        other => return Err(unexpected("upgradable list", &other)),
-    };
+    // Through the pending view: the count of the 202 answer then finds this list.
+    let list = state.jobs.pending().fetch(&state.helper).await?;
     let mut map: HashMap<String, Vec<String>> = HashMap::new();
-    for u in &list {
+    for u in list.iter() {
         if let Some(a) = &u.advisory {
             map.entry(a.id.clone()).or_default().push(u.name.clone());
         }
@@ -291,9 +285,10 @@ async fn advisory_packages(state: &AppState) -> Result<HashMap<String, Vec<Strin
     Ok(map)
 }
 
-/// How many pending updates the apply covers, from the current package index (before the refresh the job
-/// does); `None` when the helper does not answer quickly.
-async fn patches_count(state: &AppState, intent: &Intent) -> Option<usize> {
+/// How many pending updates the apply covers, in the package state before its job (so before the refresh
+/// the job does). Taken from the pending view when it was read under `stamp`; otherwise `None`: asking the
+/// helper now could cost a simulation that competes with the job (see `jobs::pending`).
+async fn patches_count(state: &AppState, intent: &Intent, stamp: Option<u64>) -> Option<usize> {
     if intent.excludes_everything() {
         return Some(0);
     }
@@ -303,14 +298,7 @@ async fn patches_count(state: &AppState, intent: &Intent) -> Option<usize> {
     else {
         return None;
     };
-    let answer = state
-        .helper
-        .call_within(Operation::ListUpgradable, COUNT_TIMEOUT)
-        .await
-        .ok()?;
-    let Outcome::Upgradable(list) = answer.outcome else {
-        return None;
-    };
+    let list = state.jobs.pending().at(stamp?).await?;
     Some(
         list.iter()
             .filter(|u| {

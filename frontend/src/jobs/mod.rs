@@ -8,6 +8,7 @@
 //! - [`cancel`]: `DELETE /jobs/{id}`.
 //! - [`recovery`]: jobs found running or started at start-up.
 //! - [`cache`]: the package cache state behind `/health`.
+//! - [`pending`]: the pending updates last read, by package-state fingerprint (`patches_count`).
 //!
 //! The manager owns every record in memory (behind one mutex, held only for short, non-blocking sections)
 //! and mirrors each status change to disk. [`JobManager::publish`] broadcasts a [`JobUpdate`] on every
@@ -16,6 +17,7 @@
 pub mod cache;
 pub mod cancel;
 pub mod intent;
+pub mod pending;
 pub mod queue;
 pub mod record;
 pub mod recovery;
@@ -115,6 +117,7 @@ pub struct JobManager {
     recovered: watch::Sender<bool>,
     read_slots: Semaphore,
     cache: CacheState,
+    pending: pending::PendingView,
     problems: Mutex<Vec<String>>,
     persist_lock: Mutex<()>,
     started: AtomicBool,
@@ -177,6 +180,7 @@ impl JobManager {
             jobs: Mutex::new(jobs),
             wake: Notify::new(),
             cache,
+            pending: pending::PendingView::default(),
             problems: Mutex::new(problems),
             persist_lock: Mutex::new(()),
             started: AtomicBool::new(false),
@@ -194,8 +198,16 @@ impl JobManager {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
         }
-        if !self.lock().recovering.is_empty() {
+        let (recovering, queued) = {
+            let jobs = self.lock();
+            (!jobs.recovering.is_empty(), !jobs.queue.is_empty())
+        };
+        if recovering {
             tokio::spawn(recovery::run(self.clone()));
+        } else if !queued {
+            // Read the pending updates now, while nothing runs, so that an apply can count them without a
+            // simulation competing with its job (see `pending`).
+            self.pending.fill_in_background(self.helper.clone());
         }
         tokio::spawn(runner::worker(self.clone()));
     }
@@ -218,6 +230,11 @@ impl JobManager {
     /// The package cache state.
     pub fn cache(&self) -> &CacheState {
         &self.cache
+    }
+
+    /// The pending updates last read from the helper.
+    pub fn pending(&self) -> &pending::PendingView {
+        &self.pending
     }
 
     /// The helper client.

@@ -9,11 +9,13 @@
 //! - `session`: one connection's loop: a per-connection filter over the job manager's broadcast, a bounded
 //!   outgoing queue, server pings and dead-peer detection.
 //! - `frames`: what clients may send and what the server answers, as typed values.
+//! - `hub`: encodes each job update once and fans the shared bytes out to every session.
 //!
 //! Memory per connection is bounded: a client that does not keep up (its outgoing queue is full, or it fell
 //! behind the broadcast channel) is closed with code 1008 "too slow" instead of being buffered for.
 
 mod frames;
+mod hub;
 mod session;
 mod sessions;
 mod subscriptions;

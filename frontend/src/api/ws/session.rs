@@ -9,6 +9,7 @@
 //! after [`CLOSE_TIMEOUT`].
 
 use super::frames::{self, ClientRequest, FrameError};
+use super::hub::Fanned;
 use super::subscriptions::{Subscriptions, TooMany};
 use crate::http::AppState;
 use futures_util::stream::{SplitSink, SplitStream};
@@ -69,7 +70,7 @@ impl End {
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn run(ws: HyperWebsocketStream, state: &AppState) -> End {
     // Subscribe before anything else so no update published after the upgrade is missed.
-    let updates = state.jobs.subscribe();
+    let updates = state.websockets.updates(&state.jobs);
     let (sink, stream) = ws.split();
     let (queue, outgoing) = mpsc::channel(OUTGOING_QUEUE);
     let (close_tx, close_rx) = oneshot::channel();
@@ -84,7 +85,7 @@ pub(crate) async fn run(ws: HyperWebsocketStream, state: &AppState) -> End {
 
 async fn main_loop(
     mut stream: SplitStream<HyperWebsocketStream>,
-    mut updates: broadcast::Receiver<crate::jobs::JobUpdate>,
+    mut updates: broadcast::Receiver<Fanned>,
     queue: &mpsc::Sender<Message>,
     state: &AppState,
 ) -> End {
@@ -96,10 +97,15 @@ async fn main_loop(
     let mut awaiting_pong = false;
     let mut subscriptions = Subscriptions::default();
     let send = |text: String| enqueue(queue, Message::text(text));
+    // Created once, not per loop turn: each creation would register (and drop) a waiter on the token and
+    // the queue, which every session shares with the others or with its writer.
+    let cancelled = shutdown.cancelled();
+    let closed = queue.closed();
+    tokio::pin!(cancelled, closed);
     loop {
         let step = tokio::select! {
-            () = shutdown.cancelled() => Err(End::Shutdown),
-            () = queue.closed() => Err(End::PeerGone),
+            () = &mut cancelled => Err(End::Shutdown),
+            () = &mut closed => Err(End::PeerGone),
             frame = stream.next() => match frame {
                 None | Some(Err(_)) | Some(Ok(Message::Close(_))) => Err(End::PeerGone),
                 Some(Ok(Message::Text(text))) => send(answer(&text, &mut subscriptions)),
@@ -112,8 +118,12 @@ async fn main_loop(
                 Some(Ok(Message::Ping(_) | Message::Frame(_))) => Ok(()),
             },
             update = updates.recv() => match update {
-                Ok(update) if subscriptions.wants(&update.job_id) => send(frames::job_update(&update)),
-                Ok(_) => Ok(()),
+                // The frame's bytes are shared with every other session: queuing them copies nothing.
+                Ok(Fanned::Update { job_id, text }) if subscriptions.wants(&job_id) => {
+                    enqueue(queue, Message::Text(text))
+                }
+                Ok(Fanned::Update { .. }) => Ok(()),
+                Ok(Fanned::Lost) => Err(End::TooSlow),
                 Err(broadcast::error::RecvError::Lagged(_)) => Err(End::TooSlow),
                 Err(broadcast::error::RecvError::Closed) => Err(End::Shutdown),
             },

@@ -2,8 +2,11 @@
 //!
 //! An upgraded connection leaves hyper: the listener's own task tracker no longer sees it. Sessions are
 //! therefore spawned on this tracker, and [`Sessions::shutdown`] (called by the listener once its accept loop
-//! has stopped) cancels them with close code 1001 and waits until they have ended.
+//! has stopped) cancels them with close code 1001 and waits until they have ended. They also share the
+//! fan-out [`Hub`], which encodes each job update once for all of them.
 
+use super::hub::{Fanned, Hub};
+use crate::jobs::JobManager;
 use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -21,6 +24,7 @@ pub struct Sessions {
     tracker: TaskTracker,
     shutdown: CancellationToken,
     ping_interval_ms: Arc<AtomicU64>,
+    hub: Hub,
 }
 
 impl Default for Sessions {
@@ -29,6 +33,7 @@ impl Default for Sessions {
             tracker: TaskTracker::new(),
             shutdown: CancellationToken::new(),
             ping_interval_ms: Arc::new(AtomicU64::new(millis(DEFAULT_PING_INTERVAL))),
+            hub: Hub::default(),
         }
     }
 }
@@ -57,6 +62,11 @@ impl Sessions {
     /// Cancelled when the service shuts down.
     pub(crate) fn shutdown_token(&self) -> &CancellationToken {
         &self.shutdown
+    }
+
+    /// Every job update from now on, encoded once by the shared hub (started by the first session).
+    pub(crate) fn updates(&self, jobs: &JobManager) -> tokio::sync::broadcast::Receiver<Fanned> {
+        self.hub.subscribe(jobs)
     }
 
     /// Runs a session on the tracker.

@@ -5,11 +5,13 @@ use super::*;
 #[tokio::test]
 async fn package_changes_run_one_at_a_time_in_creation_order() {
     let dir = tempfile::tempdir().unwrap();
-    let broker = broker(dir.path(), |_| {
-        Reply::Script(Script::ok(
+    let broker = broker(dir.path(), |op| match op {
+        // The start-up read of the pending updates.
+        Operation::PackageStateStamp | Operation::ListUpgradable => reads(op),
+        _ => Reply::Script(Script::ok(
             vec![Step::Sleep(Duration::from_millis(150))],
             vec![],
-        ))
+        )),
     });
     let m = manager(dir.path(), settings(dir.path()));
     m.start();
@@ -21,8 +23,7 @@ async fn package_changes_run_one_at_a_time_in_creation_order() {
         assert_eq!(finished(&m, *id).await.status, JobStatus::Completed);
     }
     assert_eq!(broker.max_in_flight(), 1, "never two changes at once");
-    let order: Vec<String> = broker
-        .operations()
+    let order: Vec<String> = changes(&broker)
         .iter()
         .map(|op| match op {
             Operation::Install { packages, .. } => packages[0].name.to_string(),

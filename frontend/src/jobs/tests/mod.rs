@@ -49,6 +49,24 @@ pub(super) fn broker(
     )
 }
 
+/// The requests that change something, in order: the reads (such as the start-up read of the pending
+/// updates) left out.
+pub(super) fn changes(broker: &FakeBroker) -> Vec<Operation> {
+    broker
+        .operations()
+        .into_iter()
+        .filter(|o| !crate::helper_client::is_retry_safe(o))
+        .collect()
+}
+
+/// Answers to the reads of the pending view: fingerprint 1, nothing upgradable.
+pub(super) fn reads(op: &Operation) -> Reply {
+    match op {
+        Operation::PackageStateStamp => Reply::Answer(Ok(Outcome::PackageStateStamp(1))),
+        _ => Reply::Answer(Ok(Outcome::Upgradable(vec![]))),
+    }
+}
+
 pub(super) fn install(names: &[&str]) -> Intent {
     Intent::Install {
         packages: names

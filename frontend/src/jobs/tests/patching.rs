@@ -38,7 +38,7 @@ async fn patch_apply_refreshes_first_and_retries_once_after_a_network_failure() 
         .unwrap();
     let done = finished(&m, job.job_id).await;
     assert_eq!(done.status, JobStatus::Completed, "{done:#?}");
-    let kinds: Vec<&str> = broker.operations().iter().map(|o| o.kind()).collect();
+    let kinds: Vec<&str> = changes(&broker).iter().map(|o| o.kind()).collect();
     assert_eq!(
         kinds,
         [
@@ -80,7 +80,7 @@ async fn failed_refresh_fails_the_apply_with_cache_refresh_error_and_marks_the_c
     let done = finished(&m, job.job_id).await;
     assert_eq!(done.error_code.as_deref(), Some("CACHE_REFRESH_ERROR"));
     assert_eq!(
-        broker.operations().len(),
+        changes(&broker).len(),
         1,
         "no apply, no reboot after a failed refresh"
     );
@@ -184,4 +184,40 @@ async fn health_starts_one_background_refresh_when_stale_or_unknown() {
     assert_eq!(finished(&m, id).await.status, JobStatus::Completed);
     assert_eq!(m.cache().status(), cache::CacheStatus::Fresh);
     assert!(!m.refresh_cache_if_stale(), "fresh: nothing to do");
+}
+
+#[tokio::test]
+async fn pending_updates_read_at_start_up_answer_only_for_their_package_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let broker = broker(dir.path(), |op| match op {
+        Operation::PackageStateStamp => Reply::Answer(Ok(Outcome::PackageStateStamp(7))),
+        Operation::ListUpgradable => {
+            Reply::Answer(Ok(Outcome::Upgradable(vec![UpgradablePackage {
+                name: "demo-tool".into(),
+                current_version: Some("1.0".into()),
+                available_version: "1.2".into(),
+                architecture: None,
+                sources: vec![],
+                security: false,
+                advisory: None,
+            }])))
+        }
+        _ => Reply::Close,
+    });
+    let m = manager(dir.path(), settings(dir.path()));
+    assert!(
+        m.pending().at(7).await.is_none(),
+        "nothing is read before start"
+    );
+    m.start();
+    // Asked right after start: waits for the start-up read instead of missing it.
+    let list = m.pending().at(7).await.expect("read at start-up");
+    assert_eq!(list.len(), 1);
+    assert_eq!(list[0].name, "demo-tool");
+    assert!(
+        m.pending().at(8).await.is_none(),
+        "another package state is never answered from it"
+    );
+    let kinds: Vec<&str> = broker.operations().iter().map(|o| o.kind()).collect();
+    assert_eq!(kinds, ["package_state_stamp", "list_upgradable"]);
 }
