@@ -259,6 +259,9 @@ pub async fn apply(state: &AppState, request: &Request<'_>) -> Result<Reply, Api
     let job = state
         .jobs
         .submit(intent.clone(), Requester::client(request.conn))?;
+    // Let the woken job worker start the job (it waits in this thread's run queue) before this task
+    // finishes the answer: the job's start then does not wait for the count and the response.
+    tokio::task::yield_now().await;
     let count = patches_count(state, &intent, stamp).await;
     accepted(
         &job,

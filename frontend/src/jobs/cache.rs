@@ -1,7 +1,8 @@
 //! Package cache state: when the package index was last refreshed and how the last refresh went.
 //!
 //! Persisted atomically as `<state_dir>/state/cache.json` (DESIGN's layout), so a restart does not forget
-//! that the cache is fresh. The status follows API.md: `failed` when the last refresh failed (whatever its
+//! that the cache is fresh. The service writes it in the background: memory (what `/health` reads) changes at
+//! once, and a patch apply does not wait for the file between its refresh and its upgrade. The status follows API.md: `failed` when the last refresh failed (whatever its
 //! age), `unknown` when no refresh was ever recorded, `fresh` up to `cache.stale_after_hours` after the last
 //! successful refresh, `stale` after that. An unreadable file is reported and treated as `unknown`.
 
@@ -9,7 +10,8 @@ use super::store::write_atomic;
 use crate::http::envelope;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use time::OffsetDateTime;
 
@@ -60,7 +62,17 @@ pub struct CacheState {
     path: Option<PathBuf>,
     stale_after: Duration,
     file: Mutex<CacheFile>,
+    disk: Arc<Disk>,
+}
+
+/// The writing side: the last problem, and which version of the file is on disk.
+#[derive(Debug, Default)]
+struct Disk {
     problem: Mutex<Option<String>>,
+    /// Versions handed to writers (under `file`'s lock) and the newest one written (under its own lock,
+    /// held while writing, so writes never interleave and an older version never replaces a newer one).
+    issued: std::sync::atomic::AtomicU64,
+    written: Mutex<u64>,
 }
 
 impl CacheState {
@@ -90,7 +102,10 @@ impl CacheState {
             path,
             stale_after,
             file: Mutex::new(file),
-            problem: Mutex::new(problem),
+            disk: Arc::new(Disk {
+                problem: Mutex::new(problem),
+                ..Disk::default()
+            }),
         }
     }
 
@@ -124,7 +139,7 @@ impl CacheState {
 
     /// A problem reading or writing the file, for the health check.
     pub fn problem(&self) -> Option<String> {
-        self.problem.lock().ok().and_then(|p| p.clone())
+        self.disk.problem.lock().ok().and_then(|p| p.clone())
     }
 
     /// Records a successful refresh at `at`.
@@ -146,18 +161,53 @@ impl CacheState {
         });
     }
 
+    /// Changes the state in memory at once, and on disk: in the background on a multi-threaded runtime (the
+    /// service), so a job does not wait for two fsyncs between its refresh and its upgrade; synchronously
+    /// otherwise (tests, which read the file right after).
     fn record(&self, change: impl FnOnce(&mut CacheFile)) {
-        let Ok(mut file) = self.file.lock() else {
+        let (bytes, version) = {
+            let Ok(mut file) = self.file.lock() else {
+                return;
+            };
+            change(&mut file);
+            if self.path.is_none() {
+                return;
+            }
+            let version = self.disk.issued.fetch_add(1, Ordering::SeqCst) + 1;
+            (
+                serde_json::to_vec_pretty(&*file).map_err(|e| e.to_string()),
+                version,
+            )
+        };
+        let Some(path) = self.path.clone() else {
             return;
         };
-        change(&mut file);
-        let Some(path) = &self.path else { return };
+        let disk = self.disk.clone();
+        let write = move || disk.write(&path, bytes, version);
+        match tokio::runtime::Handle::try_current() {
+            Ok(h) if h.runtime_flavor() == tokio::runtime::RuntimeFlavor::MultiThread => {
+                drop(tokio::task::spawn_blocking(write));
+            }
+            _ => write(),
+        }
+    }
+}
+
+impl Disk {
+    fn write(&self, path: &Path, bytes: Result<Vec<u8>, String>, version: u64) {
+        let Ok(mut written) = self.written.lock() else {
+            return;
+        };
+        if *written > version {
+            return; // a newer version is already on disk
+        }
         let result = path
             .parent()
             .map_or(Ok(()), std::fs::create_dir_all)
             .map_err(|e| e.to_string())
-            .and_then(|()| serde_json::to_vec_pretty(&*file).map_err(|e| e.to_string()))
+            .and(bytes)
             .and_then(|bytes| write_atomic(path, &bytes).map_err(|e| e.to_string()));
+        *written = version;
         let problem = result.err().map(|e| {
             let line = format!("cannot write the cache state: {e}");
             tracing::error!("{line}");
@@ -208,5 +258,39 @@ mod tests {
         let broken = CacheState::load(Some(dir.path()), 4 * HOUR);
         assert_eq!(broken.status(), CacheStatus::Unknown);
         assert!(broken.problem().unwrap().contains("cache.json"));
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn on_the_service_runtime_the_file_is_written_in_the_background_and_ends_newest() {
+        let dir = tempfile::tempdir().unwrap();
+        let cache = CacheState::load(Some(dir.path()), 4 * HOUR);
+        let now = OffsetDateTime::now_utc();
+        for i in 0..20 {
+            cache.record_success(now);
+            cache.record_failure(now, &format!("E: {i}"));
+        }
+        assert_eq!(
+            cache.status(),
+            CacheStatus::Failed,
+            "memory changes at once"
+        );
+        let path = dir.path().join("state/cache.json");
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        let last = loop {
+            let on_disk: Option<CacheFile> = std::fs::read(&path)
+                .ok()
+                .and_then(|b| serde_json::from_slice(&b).ok());
+            if let Some(f) = on_disk
+                && f.last_error.as_deref() == Some("E: 19")
+            {
+                break f;
+            }
+            assert!(std::time::Instant::now() < deadline, "never written");
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        };
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        let again: CacheFile = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+        assert_eq!(again, last, "an older version never replaces the newest");
+        assert!(cache.problem().is_none());
     }
 }

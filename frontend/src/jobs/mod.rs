@@ -338,7 +338,7 @@ impl JobManager {
     }
 
     /// Applies `change` to job `id`: bumps `updated_at`, publishes when status, progress or message changed,
-    /// persists on a status change (and progress at a bounded rate). Returns the record after the change.
+    /// then persists on a status change (and progress at a bounded rate). Returns the record after the change.
     pub(crate) fn modify(
         &self,
         id: Uuid,
@@ -359,11 +359,13 @@ impl JobManager {
                 .is_none_or(|t| t.elapsed() >= PROGRESS_PERSIST_INTERVAL);
             (after, publish, status_changed || due)
         };
-        if persist {
-            self.persist(id);
-        }
+        // Published first: the record in memory (which `GET /jobs` serves) already has the change, and a
+        // subscriber should not wait for the disk (a job file write is two fsyncs).
         if publish {
             self.publish(after.update());
+        }
+        if persist {
+            self.persist(id);
         }
         Some(after)
     }
