@@ -97,6 +97,14 @@ pub trait PackageManager: Send + Sync {
     /// The command-table entry that performs `change`.
     fn plan(&self, change: Change) -> Result<Invocation, HelperError>;
 
+    /// Whether updating one package to its candidate must be planned as a selective upgrade
+    /// ([`Change::UpgradeSome`], with the fresh upgradable list) rather than as [`Change::Update`]: true
+    /// for pacman, whose only way to upgrade a package from freshly synced repositories is a full upgrade
+    /// that ignores the others (anything else would be a partial upgrade).
+    fn updates_as_selection(&self) -> bool {
+        false
+    }
+
     /// A tracker for one run of `phase`.
     fn tracker(&self, phase: Phase) -> Box<dyn Tracker>;
 

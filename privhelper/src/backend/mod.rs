@@ -5,6 +5,7 @@
 pub mod apk;
 pub mod apt;
 pub mod dnf;
+pub mod file_stamp;
 mod judge;
 pub mod manager;
 pub mod pacman;
@@ -28,7 +29,10 @@ pub struct OpenError {
 
 /// Whether this build has an implementation of `backend` (checked at start, before forking).
 pub fn available(backend: Backend) -> bool {
-    matches!(backend, Backend::Apt | Backend::Dnf | Backend::Yum | Backend::Apk)
+    matches!(
+        backend,
+        Backend::Apt | Backend::Dnf | Backend::Yum | Backend::Pacman | Backend::Apk
+    )
 }
 
 /// The package manager for `backend` on `package_root`, running commands through `launcher`.
@@ -39,7 +43,11 @@ pub fn open(
 ) -> Result<Arc<dyn PackageManager>, OpenError> {
     match backend {
         Backend::Apt => Ok(Arc::new(apt::AptManager::new(package_root, launcher))),
-        Backend::Apk => Ok(Arc::new(apk::manager::ApkManager::new(package_root, launcher))),
+        Backend::Apk => Ok(Arc::new(apk::manager::ApkManager::new(
+            package_root,
+            launcher,
+        ))),
+        Backend::Pacman => Ok(Arc::new(pacman::PacmanManager::new(package_root, launcher))),
         b @ (Backend::Dnf | Backend::Yum) => {
             Ok(Arc::new(dnf::DnfManager::new(b, package_root, launcher)))
         }

@@ -13,7 +13,6 @@
 //! counts by name, and every file in it by its own identity.
 
 use std::hash::{Hash, Hasher};
-use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
 /// The rpm database, relative to the package root.
@@ -21,12 +20,6 @@ pub const RPMDB_DIR: &str = "var/lib/rpm";
 
 /// dnf's metadata cache, relative to the package root.
 pub const CACHE_DIR: &str = "var/cache/dnf";
-
-/// How deep the cache walk goes: `var/cache/dnf/REPO-HASH/repodata/FILE` is depth 3.
-const MAX_DEPTH: usize = 3;
-
-/// Bounds the walk, so a huge or hostile tree cannot stall a read.
-const MAX_ENTRIES: usize = 10_000;
 
 /// The stamps of one package root.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -54,60 +47,7 @@ impl Stamps {
     }
 }
 
-/// A hash of the identities of `dir` and every entry below it (to [`MAX_DEPTH`]); a missing directory hashes
-/// to a fixed value.
-pub fn tree(dir: &Path) -> u64 {
-    let mut entries: Vec<(String, i128, u64, u64)> = Vec::new();
-    walk(dir, dir, 0, &mut entries);
-    entries.sort();
-    let mut h = std::hash::DefaultHasher::new();
-    entries.hash(&mut h);
-    h.finish()
-}
-
-/// Entries that readers touch without changing data.
-fn volatile(name: &str) -> bool {
-    name.ends_with("-shm") || name.ends_with(".lock") || name.ends_with(".pid")
-}
-
-fn identity(path: &Path) -> Option<(i128, u64, u64, bool)> {
-    let m = std::fs::symlink_metadata(path).ok()?;
-    Some((
-        i128::from(m.mtime()) * 1_000_000_000 + i128::from(m.mtime_nsec()),
-        m.size(),
-        m.ino(),
-        m.is_dir(),
-    ))
-}
-
-fn walk(base: &Path, dir: &Path, depth: usize, out: &mut Vec<(String, i128, u64, u64)>) {
-    let Some((mtime, size, ino, is_dir)) = identity(dir) else {
-        return;
-    };
-    let name = dir
-        .strip_prefix(base)
-        .map(|p| p.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    if !is_dir {
-        out.push((name, mtime, size, ino));
-        return;
-    }
-    out.push((name, 0, 0, 0));
-    if depth >= MAX_DEPTH {
-        return;
-    }
-    let Ok(read) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in read.flatten() {
-        if out.len() >= MAX_ENTRIES {
-            return;
-        }
-        if !volatile(&entry.file_name().to_string_lossy()) {
-            walk(base, &entry.path(), depth + 1, out);
-        }
-    }
-}
+pub use crate::backend::file_stamp::tree;
 
 #[cfg(test)]
 mod tests {

@@ -10,7 +10,10 @@
 pub mod classify;
 pub mod info;
 pub mod localdb;
+mod manager;
 pub mod progress;
 #[cfg(test)]
 mod recorded;
 pub mod upgrades;
+
+pub use manager::PacmanManager;

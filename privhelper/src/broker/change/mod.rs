@@ -195,6 +195,16 @@ impl Changer {
                 format!("{name} is not installed, so it cannot be updated"),
             ));
         }
+        if let Change::Update {
+            name,
+            version: None,
+        } = &change
+            && self.manager.updates_as_selection()
+        {
+            return self
+                .apply_selection(before, vec![name.clone()], Vec::new(), ctx)
+                .await;
+        }
         let inv = self.manager.plan(change)?;
         self.change(inv, before, ctx).await
     }
@@ -234,6 +244,20 @@ impl Changer {
             }
             return Ok(report);
         }
+        self.apply_selection(before, selection.unwrap_or_default(), exclude, ctx)
+            .await
+    }
+
+    /// Upgrades `selection` (empty = every upgradable package) minus `exclude`, planned on a fresh
+    /// upgradable list.
+    async fn apply_selection(
+        &self,
+        before: Snapshot,
+        selection: Vec<PackageName>,
+        exclude: Vec<Glob>,
+        ctx: &RequestCtx,
+    ) -> Result<ChangeReport, HelperError> {
+        let selection = (!selection.is_empty()).then_some(selection);
         // Fresh, not the read cache: the plan must match the metadata this change will use.
         let upgradable: Vec<String> = self
             .manager
