@@ -6,5 +6,6 @@
 pub mod helper_socket;
 pub mod jobs;
 pub mod raw;
+pub mod scenario;
 pub mod scenario_dnf;
 pub mod stack;

@@ -58,6 +58,7 @@ impl PacmanSandbox {
         }
         chmod(&root.join("tmp"), 0o1777)?;
         write_public(&root.join("var/lib/pacman/local/ALPM_DB_VERSION"), "9\n")?;
+        write_public(&root.join("etc/os-release"), OS_RELEASE)?;
         super::install_busybox(&busybox, &root)?;
         super::make_dev_null(&root)?;
         let sandbox = PacmanSandbox {
@@ -174,3 +175,7 @@ fn config_text(root: &Path, repo: &Path) -> Result<String> {
          Architecture = auto\nSigLevel = Never\n\n[{REPO_NAME}]\nSigLevel = Never\nServer = file://{repo}\n"
     ))
 }
+
+/// An Arch-like os-release, so the helper sees a pacman host in the root (`GET /system/info` reads it).
+const OS_RELEASE: &str = "NAME=\"linux-patch-api pacman sandbox\"\nID=\"arch\"\n\
+    PRETTY_NAME=\"linux-patch-api pacman sandbox\"\nBUILD_ID=\"rolling\"\n";
