@@ -1,0 +1,457 @@
+//! The launcher, the root half of the helper, faced with a hostile broker.
+//!
+//! The real [`launcher::serve`] runs on one end of a socketpair, exactly as `main` runs it after the fork;
+//! the test holds the other end and plays the broker, sending `LauncherRequest` frames built by hand. The
+//! "broker" whose death `serve` watches is a `sleep` child of the test. Package-changing entries act on a
+//! real apt sandbox root through the real `apt-get` of this host, so "nothing ran" is checked where it
+//! would show: the sandbox's dpkg database.
+//!
+//! Values the protocol types refuse to construct are put on the wire by splicing: a valid request is
+//! encoded with a marker value, and the marker's bytes (bincode: u64 length, then UTF-8) are replaced with
+//! the hostile value. The same splice with a valid value is executed, so every refusal below is caused by
+//! the value alone, not by a malformed frame.
+
+use lpa_privhelper::launcher::spawn::SpawnPolicy;
+use lpa_privhelper::launcher::table::{Programs, Table};
+use lpa_privhelper::launcher::{self, Exit};
+use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
+use lpa_protocol::launcher::{Invocation, LaunchError, LauncherRequest, LauncherResponse};
+use lpa_protocol::{PackageName, PackageSpec, ServiceName, Version};
+use lpa_testkit::{AptSandbox, Snapshot};
+use nix::unistd::Pid;
+use std::io::{ErrorKind, Write};
+use std::os::unix::net::UnixStream;
+use std::path::Path;
+use std::sync::Mutex;
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+/// A valid name and a valid version that appear nowhere else in an encoded request.
+const NAME_MARK: &str = "zzqnamemarkqzz";
+const VERSION_MARK: &str = "9zzqversionmarkqzz";
+
+/// Names a package name must never be: option injection before and after `--`, whitespace, shell and
+/// path syntax, control characters, empty and over-long values.
+const HOSTILE_NAMES: &[&str] = &[
+    "-oAPT::x=1",
+    "-oDpkg::Pre-Invoke::=touch /tmp/lpa-pwned",
+    "--allow-unauthenticated",
+    "--",
+    "-",
+    "a b",
+    "hello;id",
+    "hello\n",
+    "hello\0",
+    "$(id)",
+    "../../etc/passwd",
+    "",
+];
+
+/// Versions the same: `hello=VERSION` must never smuggle an option or a second word.
+const HOSTILE_VERSIONS: &[&str] = &["-1", "1.0 --force-yes", "1.0\n-oX=1", ""];
+
+/// The tests share one process: launchers spawn children while holding the launcher's own spawn lock,
+/// but starting a dummy broker here does not take it and could inherit a status pipe's write end. One
+/// launcher at a time keeps every test's children its own.
+static SERIAL: Mutex<()> = Mutex::new(());
+
+fn serial() -> std::sync::MutexGuard<'static, ()> {
+    SERIAL
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// A running launcher and the broker's end of its socketpair.
+struct Launcher {
+    sock: UnixStream,
+    broker: Pid,
+    serving: Option<JoinHandle<Exit>>,
+}
+
+impl Launcher {
+    /// `serve` on a thread with a `sleep` process standing in for the forked broker.
+    fn start(table: Table, policy: SpawnPolicy) -> Launcher {
+        let (ours, theirs) = UnixStream::pair().expect("socketpair");
+        ours.set_read_timeout(Some(Duration::from_secs(120)))
+            .expect("read timeout");
+        // Test code: the stand-in broker must be a real child of this process, since `serve` waits for it
+        // (and reaps it: that is why the `Child` is not waited for here).
+        #[allow(clippy::disallowed_methods, clippy::zombie_processes)]
+        let child = std::process::Command::new("sleep")
+            .arg("600")
+            .spawn()
+            .expect("sleep starts");
+        let broker = Pid::from_raw(child.id() as i32);
+        let serving = std::thread::spawn(move || launcher::serve(theirs, broker, table, policy));
+        Launcher {
+            sock: ours,
+            broker,
+            serving: Some(serving),
+        }
+    }
+
+    fn send_payload(&mut self, payload: &[u8]) {
+        // The launcher may already have closed its end; what it answers (or not) is what is asserted.
+        let _ = frame::write_frame(&mut self.sock, payload);
+    }
+
+    fn send(&mut self, request: &LauncherRequest) {
+        let payload = frame::encode(request, MAX_REQUEST_FRAME).expect("encodes");
+        self.send_payload(&payload);
+    }
+
+    /// The next response, or `None` when the launcher closed the socketpair.
+    fn next(&mut self) -> Option<LauncherResponse> {
+        match frame::read_frame(&mut self.sock, MAX_RESPONSE_FRAME) {
+            Ok(Some(p)) => Some(frame::decode(&p, MAX_RESPONSE_FRAME).expect("a valid response")),
+            Ok(None) => None,
+            Err(frame::FrameError::Io(e)) if e.kind() == ErrorKind::ConnectionReset => None,
+            Err(e) => panic!("no answer and no close from the launcher: {e}"),
+        }
+    }
+
+    /// The `Finished` result of execution `id`, skipping its status lines.
+    fn finished(&mut self, id: u64) -> Result<lpa_protocol::launcher::ExecOutput, LaunchError> {
+        loop {
+            match self.next() {
+                Some(LauncherResponse::Finished { id: got, result }) if got == id => return result,
+                Some(_) => continue,
+                None => panic!("the launcher closed the socketpair instead of answering {id}"),
+            }
+        }
+    }
+
+    /// Asserts the launcher closed the socketpair without a single response, stopped serving because the
+    /// broker misbehaved, and killed the broker. Returns the launcher's reason.
+    fn assert_closed_without_answer(mut self) -> String {
+        let answer = self.next();
+        assert!(answer.is_none(), "the launcher answered: {answer:?}");
+        let exit = self.join();
+        let Exit::BrokerMisbehaved(reason) = exit else {
+            panic!("the launcher stopped for another reason: {exit:?}");
+        };
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while Path::new(&format!("/proc/{}", self.broker)).exists() {
+            assert!(
+                Instant::now() < deadline,
+                "the launcher did not kill the broker that sent garbage"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        reason
+    }
+
+    fn join(&mut self) -> Exit {
+        self.serving
+            .take()
+            .expect("joined once")
+            .join()
+            .expect("serve does not panic")
+    }
+}
+
+impl Drop for Launcher {
+    fn drop(&mut self) {
+        // Closing the broker's end makes `serve` return and kill the stand-in broker.
+        let _ = self.sock.shutdown(std::net::Shutdown::Both);
+        if let Some(serving) = self.serving.take() {
+            let _ = serving.join();
+        }
+    }
+}
+
+/// A fresh apt sandbox on the v1 fixtures with nothing installed, and a launcher table of this host whose
+/// apt acts on it.
+fn sandbox(dir: &Path) -> (AptSandbox, Table, SpawnPolicy) {
+    assert!(nix::unistd::geteuid().is_root(), "these tests run as root");
+    let sandbox = AptSandbox::create(&dir.join("sandbox"), Snapshot::V1, &[]).expect("sandbox");
+    let mut table = Table::new(Programs::discover());
+    table.package_root = sandbox.root().to_owned();
+    let policy = SpawnPolicy {
+        apt_config: Some(sandbox.apt_config_path().to_owned()),
+        ..SpawnPolicy::default()
+    };
+    (sandbox, table, policy)
+}
+
+fn dpkg_status(sandbox: &AptSandbox) -> String {
+    std::fs::read_to_string(sandbox.root().join("var/lib/dpkg/status")).expect("dpkg status")
+}
+
+fn name(s: &str) -> PackageName {
+    PackageName::new(s).expect("a valid name")
+}
+
+fn spec(n: &str, version: Option<&str>) -> PackageSpec {
+    PackageSpec {
+        name: name(n),
+        version: version.map(|v| Version::new(v).expect("a valid version")),
+    }
+}
+
+fn exec(id: u64, invocation: Invocation) -> LauncherRequest {
+    LauncherRequest::Exec { id, invocation }
+}
+
+/// `install hello and MARK`: `hello` is the witness — had the launcher run anything, it would be installed.
+fn install_with_name_mark() -> LauncherRequest {
+    exec(
+        1,
+        Invocation::AptGetInstall {
+            packages: vec![spec("hello", None), spec(NAME_MARK, None)],
+            no_recommends: false,
+            allow_downgrades: false,
+            reinstall: false,
+        },
+    )
+}
+
+fn install_with_version_mark() -> LauncherRequest {
+    exec(
+        1,
+        Invocation::AptGetInstall {
+            packages: vec![spec("hello", Some(VERSION_MARK))],
+            no_recommends: false,
+            allow_downgrades: false,
+            reinstall: false,
+        },
+    )
+}
+
+/// The frame of `request` with its one occurrence of the string `mark` replaced by `value`.
+fn splice(request: &LauncherRequest, mark: &str, value: &str) -> Vec<u8> {
+    let payload = frame::encode(request, MAX_REQUEST_FRAME).expect("encodes");
+    let mut needle = (mark.len() as u64).to_le_bytes().to_vec();
+    needle.extend_from_slice(mark.as_bytes());
+    let hits: Vec<usize> = payload
+        .windows(needle.len())
+        .enumerate()
+        .filter_map(|(i, w)| (w == needle.as_slice()).then_some(i))
+        .collect();
+    assert_eq!(hits.len(), 1, "the mark occurs once in {request:?}");
+    let at = hits[0];
+    let mut out = payload[..at].to_vec();
+    out.extend_from_slice(&(value.len() as u64).to_le_bytes());
+    out.extend_from_slice(value.as_bytes());
+    out.extend_from_slice(&payload[at + needle.len()..]);
+    out
+}
+
+#[test]
+fn a_spliced_request_with_valid_values_is_executed_so_the_witness_can_fail() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    assert_eq!(sandbox.installed_version("hello"), None);
+
+    let payload = splice(&install_with_name_mark(), NAME_MARK, "demo-tool");
+    let decoded: LauncherRequest = frame::decode(&payload, MAX_REQUEST_FRAME).expect("valid");
+    assert_eq!(
+        decoded,
+        exec(
+            1,
+            Invocation::AptGetInstall {
+                packages: vec![spec("hello", None), spec("demo-tool", None)],
+                no_recommends: false,
+                allow_downgrades: false,
+                reinstall: false,
+            }
+        )
+    );
+    let mut launcher = Launcher::start(table, policy);
+    launcher.send_payload(&payload);
+    let out = launcher.finished(1).expect("apt-get ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
+    assert_eq!(
+        sandbox.installed_version("demo-tool").as_deref(),
+        Some("1.0")
+    );
+}
+
+#[test]
+fn hostile_package_names_close_the_socketpair_and_nothing_runs() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    let long = "a".repeat(300);
+    let names = HOSTILE_NAMES.iter().copied().chain([long.as_str()]);
+    let carriers = [
+        install_with_name_mark(),
+        exec(
+            2,
+            Invocation::AptGetRemove {
+                names: vec![name("hello"), name(NAME_MARK)],
+                purge: true,
+            },
+        ),
+        exec(
+            3,
+            Invocation::AptCachePolicy {
+                name: name(NAME_MARK),
+            },
+        ),
+        exec(
+            4,
+            Invocation::DnfInstall {
+                packages: vec![spec(NAME_MARK, None)],
+                no_weak_deps: false,
+            },
+        ),
+        exec(
+            5,
+            Invocation::PacmanRemove {
+                names: vec![name(NAME_MARK)],
+                nosave: false,
+            },
+        ),
+    ];
+    for hostile in names {
+        for carrier in &carriers {
+            let mut launcher = Launcher::start(table.clone(), policy.clone());
+            launcher.send_payload(&splice(carrier, NAME_MARK, hostile));
+            let reason = launcher.assert_closed_without_answer();
+            assert!(
+                reason.contains("undecodable"),
+                "{hostile:?} in {carrier:?}: {reason}"
+            );
+        }
+    }
+    assert_eq!(
+        dpkg_status(&sandbox),
+        before,
+        "nothing was installed or removed"
+    );
+}
+
+#[test]
+fn hostile_versions_close_the_socketpair_and_nothing_runs() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    for hostile in HOSTILE_VERSIONS {
+        let mut launcher = Launcher::start(table.clone(), policy.clone());
+        launcher.send_payload(&splice(&install_with_version_mark(), VERSION_MARK, hostile));
+        let reason = launcher.assert_closed_without_answer();
+        assert!(reason.contains("undecodable"), "{hostile:?}: {reason}");
+    }
+    assert_eq!(dpkg_status(&sandbox), before);
+    assert_eq!(sandbox.installed_version("hello"), None);
+}
+
+#[test]
+fn unknown_request_and_invocation_kinds_and_trailing_bytes_close_the_socketpair() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    let valid = frame::encode(&install_with_name_mark(), MAX_REQUEST_FRAME).expect("encodes");
+
+    // bincode: u32 variant of LauncherRequest, u64 id, u32 variant of Invocation, then its fields.
+    let mut unknown_request = valid.clone();
+    unknown_request[..4].copy_from_slice(&2u32.to_le_bytes());
+    let mut unknown_invocation = valid.clone();
+    unknown_invocation[12..16].copy_from_slice(&9_999u32.to_le_bytes());
+    let mut trailing = valid.clone();
+    trailing.push(0);
+    let truncated = valid[..valid.len() - 1].to_vec();
+    for (what, payload) in [
+        ("an unknown request kind", unknown_request),
+        ("an unknown table entry", unknown_invocation),
+        ("a trailing byte", trailing),
+        ("a truncated request", truncated),
+        ("an empty frame", Vec::new()),
+    ] {
+        let mut launcher = Launcher::start(table.clone(), policy.clone());
+        launcher.send_payload(&payload);
+        let reason = launcher.assert_closed_without_answer();
+        assert!(reason.contains("undecodable"), "{what}: {reason}");
+    }
+    assert_eq!(dpkg_status(&sandbox), before);
+}
+
+#[test]
+fn an_oversized_frame_closes_the_socketpair_before_its_payload_is_read() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    let mut launcher = Launcher::start(table, policy);
+    // Only the length prefix is sent: the launcher must refuse on the prefix, not wait for the body.
+    let announced = (MAX_REQUEST_FRAME as u32) + 1;
+    launcher
+        .sock
+        .write_all(&announced.to_be_bytes())
+        .expect("prefix written");
+    let reason = launcher.assert_closed_without_answer();
+    assert!(reason.contains("exceeds"), "{reason}");
+    assert_eq!(dpkg_status(&sandbox), before);
+}
+
+#[test]
+fn entries_missing_from_this_hosts_table_are_refused_and_the_launcher_keeps_serving() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    // The table of an apt host: dnf, yum, rpm and pacman may exist on this machine, but not in this table.
+    let mut apt_only = table.clone();
+    apt_only.programs = Programs::discover_with(|p| {
+        (p.ends_with("apt-get") || p.ends_with("apt-cache")) && p.exists()
+    });
+    let mut launcher = Launcher::start(apt_only, policy);
+    let refused = [
+        Invocation::DnfInstall {
+            packages: vec![spec("hello", None)],
+            no_weak_deps: false,
+        },
+        Invocation::PacmanInstall {
+            packages: vec![spec("hello", None)],
+            reinstall: false,
+        },
+        Invocation::ApkAdd {
+            packages: vec![spec("hello", None)],
+        },
+        Invocation::RpmQueryInstalled,
+        Invocation::RcServiceStatus {
+            name: ServiceName::new("ssh").expect("valid"),
+        },
+        // No reboot command is configured in this table: the entry does not exist.
+        Invocation::Reboot { delay_minutes: 0 },
+        // Entries that would run apt without a package are refused, not run with an empty value list.
+        Invocation::AptGetInstall {
+            packages: vec![],
+            no_recommends: false,
+            allow_downgrades: false,
+            reinstall: false,
+        },
+        Invocation::AptGetRemove {
+            names: vec![],
+            purge: true,
+        },
+    ];
+    for (id, invocation) in (10u64..).zip(refused) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(!why.is_empty(), "{invocation:?}")
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(dpkg_status(&sandbox), before, "nothing ran");
+
+    // Refusals are answers, not faults: the same launcher still runs an entry that is in its table.
+    launcher.send(&exec(
+        99,
+        Invocation::AptCachePolicy {
+            name: name("hello"),
+        },
+    ));
+    let out = launcher.finished(99).expect("apt-cache ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert!(out.program.ends_with("/apt-cache"), "{out:?}");
+    assert!(out.stdout.contains("hello"), "{out:?}");
+}
