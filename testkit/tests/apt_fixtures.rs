@@ -34,6 +34,7 @@ fn v1_main_has_every_base_package_at_its_first_version() {
             ("demo-conflict", v::DEMO_CONFLICT),
             ("demo-broken", v::DEMO_BROKEN),
             ("demo-slow", v::DEMO_SLOW),
+            ("demo-probe", v::DEMO_PROBE),
         ])
     );
 }
@@ -53,7 +54,7 @@ fn v2_main_keeps_old_versions_and_adds_the_updates() {
             "{update:?} missing"
         );
     }
-    assert_eq!(v2.len(), 10);
+    assert_eq!(v2.len(), 11);
 }
 
 #[test]
