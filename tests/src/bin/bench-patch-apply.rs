@@ -8,8 +8,10 @@
 //! (`POST /api/v1/patches/apply`, which refreshes the package index first, then upgrades; timed from the
 //! request until the job's `job_complete` arrives on the job WebSocket), the other directly with
 //! `apt-get update && apt-get -y dist-upgrade` under the same `APT_CONFIG`. The rounds alternate which one
-//! runs first. The API client's connection is opened (one `GET /api/v1/jobs`) before the clock starts, as a
-//! fleet tool's kept-alive connection would be.
+//! runs first. Before the clock starts, the API client lists the pending patches (`GET /api/v1/patches`) on
+//! the kept-alive connection it then applies them with, as an operator's tool does; this also waits out the
+//! service's start-up read of the pending updates. `BENCH_LOGS=1` (or `BENCH_LOGS=debug`) prints both processes'
+//! logs of every API round.
 
 use lpa_testkit::fixtures::apt::Snapshot;
 use lpa_testkit::harness::{Stack, StackOptions};
@@ -24,22 +26,35 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
+
+    // `BENCH_LOGS=1` (or a level: `BENCH_LOGS=debug`): both processes' logs, at level info unless given,
+    // printed after every API round.
+    let logs = std::env::var("BENCH_LOGS").ok();
+    let show_logs = logs.is_some();
+    let log_level = match logs.as_deref() {
+        None => "warn",
+        Some("1" | "") => "info",
+        Some(level) => level,
+    }
+    .to_owned();
     let mut api = Vec::new();
     let mut direct = Vec::new();
     for round in 0..ROUNDS {
         let run_api = || -> Result<Duration, Box<dyn std::error::Error>> {
             let mut stack = Stack::start(StackOptions {
-                log_level: "warn".into(),
+                log_level: log_level.clone(),
                 preinstall: PREINSTALLED.iter().map(|s| (*s).to_owned()).collect(),
                 ..StackOptions::default()
             })?;
             stack.sandbox_mut().publish(Snapshot::V2)?;
             let client = lpa_tests::stack::client(&stack);
-            runtime.block_on(async {
-                // The operator's tool already has its mTLS connection (the handshake is not patching). Not
-                // `/health`: on a never-refreshed cache it starts a background refresh the apply would queue
-                // behind.
-                client.get("/api/v1/jobs?limit=1").await?;
+            let took = runtime.block_on(async {
+                // The operator's tool lists the pending patches, then applies them, over one kept mTLS
+                // connection (the handshake is not patching). The listing also means the service is past its
+                // start-up read of the pending updates, which a service that has been running for a while
+                // is. Not `/health`: on a never-refreshed cache it starts a background refresh the apply
+                // would queue behind.
+                client.get("/api/v1/patches").await?;
                 // Completion is observed on the job WebSocket (subscribed before the clock starts), not by
                 // polling, so the measurement adds no polling delay.
                 let mut socket = client.job_socket().await?;
@@ -61,8 +76,15 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
                 };
                 let took = start.elapsed();
                 assert_eq!(job.status, "completed", "{job:?}");
-                Ok(took)
-            })
+                Ok::<_, Box<dyn std::error::Error>>(took)
+            });
+            if show_logs {
+                println!("{}", stack.logs());
+                if let Ok(t) = &took {
+                    println!("ROUND {round} took {:.1}", t.as_secs_f64() * 1e3);
+                }
+            }
+            took
         };
         let run_direct = || -> Result<Duration, Box<dyn std::error::Error>> {
             let dir = tempfile::tempdir()?;
@@ -87,6 +109,17 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         v[v.len() / 2]
     };
     let (a, d) = (median(&mut api), median(&mut direct));
+    let spread = |v: &[Duration]| {
+        format!(
+            "min {:.1} / p25 {:.1} / p75 {:.1} / max {:.1} ms",
+            v[0].as_secs_f64() * 1e3,
+            v[v.len() / 4].as_secs_f64() * 1e3,
+            v[v.len() * 3 / 4].as_secs_f64() * 1e3,
+            v[v.len() - 1].as_secs_f64() * 1e3
+        )
+    };
+    println!("through the API: {}", spread(&api));
+    println!("direct apt:      {}", spread(&direct));
     println!(
         "patch apply, {ROUNDS} rounds, medians: through the API {:.1} ms, apt-get update && dist-upgrade {:.1} ms, ratio {:.2}",
         a.as_secs_f64() * 1e3,

@@ -2,63 +2,181 @@
 //!
 //! Run (as root): `cargo build --release --workspace --bins && target/release/bench-ws-fanout`
 //!
-//! 1,000 mTLS WebSocket clients subscribe to all jobs. Then, for each of 20 rounds, one client submits a job
-//! (`POST /api/v1/packages`), whose creation publishes a `job_status` event; every subscriber records when
-//! that job's first event reaches it. Reported per round and over all rounds: the delivery latency measured
-//! from just before the POST (an upper bound that includes the request itself), and the fan-out spread
-//! (each delivery minus the first delivery of that event).
+//! The 1,000 mTLS WebSocket subscribers run in separate client processes (this binary re-executed with
+//! `--clients`; 4 processes of 250 by default, `BENCH_CLIENT_PROCS` to change), so that the measuring process
+//! and the server do not share a runtime with the receiving clients. Every subscriber subscribes to all jobs.
+//! Then, for each of 20 rounds, the measuring process submits a job (`POST /api/v1/packages`), whose creation
+//! publishes a `job_status` event; every subscriber records the wall-clock time at which that job's first
+//! event reaches it, and each client process reports its arrivals in one line once all of its subscribers
+//! have the event. Reported per round and over all rounds: the delivery latency from just before the POST
+//! (an upper bound that includes the request itself) and the fan-out spread (each delivery minus the first
+//! delivery of that event). The wall clock (`CLOCK_REALTIME`) is the one clock the processes share; a round
+//! lasts milliseconds, far too short for clock adjustments to matter.
 
 use lpa_client::ws::ServerFrame;
+use lpa_client::{ApiClient, Credentials};
 use lpa_testkit::harness::{Stack, StackOptions};
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-use tokio::sync::{Barrier, mpsc};
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Write};
+use std::path::PathBuf;
+use std::process::{Child, Stdio};
+use std::sync::mpsc as std_mpsc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use tokio::sync::mpsc;
 
 const SUBSCRIBERS: usize = 1000;
 const ROUNDS: usize = 20;
+const DEFAULT_PROCESSES: usize = 4;
 
-fn main() -> Result<(), Box<dyn std::error::Error>> {
-    // 1,000 sockets here and as many in the frontend (which inherits this limit).
+type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
+fn main() -> Result<(), BoxError> {
+    // Enough sockets here, in the client processes and in the frontend (which inherit this limit).
     let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
     nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)?;
+    let args: Vec<String> = std::env::args().collect();
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    if args.get(1).map(String::as_str) == Some("--clients") {
+        return runtime.block_on(clients(&args[2..]));
+    }
     let stack = Stack::start(StackOptions {
         log_level: "warn".into(),
         max_connections: (SUBSCRIBERS + 64) as u32,
         ..StackOptions::default()
     })?;
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()?;
-    runtime.block_on(run(&stack))
+    runtime.block_on(measure(&stack))
 }
 
-async fn run(stack: &Stack) -> Result<(), Box<dyn std::error::Error>> {
-    let client = lpa_tests::stack::client(stack);
-    let (tx, mut rx) = mpsc::unbounded_channel::<(usize, String, Instant)>();
-    let ready = Arc::new(Barrier::new(SUBSCRIBERS + 1));
-    for i in 0..SUBSCRIBERS {
+/// Nanoseconds since the epoch: the clock every process shares.
+fn now_ns() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or_default()
+}
+
+/// Client process: `--clients URL CA CERT KEY COUNT`. Opens COUNT subscribers, prints `ready`, then one line
+/// `JOB_ID NS NS …` per job once every subscriber has seen that job's first event.
+async fn clients(args: &[String]) -> Result<(), BoxError> {
+    let [url, ca, cert, key, count] = args else {
+        return Err("usage: --clients URL CA CERT KEY COUNT".into());
+    };
+    let count: usize = count.parse()?;
+    let client = ApiClient::new(&Credentials {
+        url: url.clone(),
+        ca_cert: PathBuf::from(ca),
+        cert: PathBuf::from(cert),
+        key: PathBuf::from(key),
+    })?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, u128)>();
+    let mut sockets = Vec::with_capacity(count);
+    for _ in 0..count {
         let mut socket = client.job_socket().await?;
         socket.subscribe_all().await?;
-        let (tx, ready) = (tx.clone(), ready.clone());
+        sockets.push(socket);
+    }
+    for mut socket in sockets {
+        let tx = tx.clone();
         tokio::spawn(async move {
-            ready.wait().await;
             let mut seen = std::collections::HashSet::new();
             while let Ok(frame) = socket.next_frame().await {
-                if let ServerFrame::JobStatus(e) | ServerFrame::JobComplete(e) = frame
-                    && seen.insert(e.job_id.clone())
-                    && tx.send((i, e.job_id, Instant::now())).is_err()
-                {
-                    return;
+                if let ServerFrame::JobStatus(e) | ServerFrame::JobComplete(e) = frame {
+                    let at = now_ns();
+                    if seen.insert(e.job_id.clone()) && tx.send((e.job_id, at)).is_err() {
+                        return;
+                    }
                 }
             }
         });
     }
-    ready.wait().await;
-    println!("{SUBSCRIBERS} subscribers connected");
+    drop(tx);
+    let mut out = std::io::stdout().lock();
+    writeln!(out, "ready")?;
+    out.flush()?;
+    let mut arrivals: HashMap<String, Vec<u128>> = HashMap::new();
+    while let Some((job, at)) = rx.recv().await {
+        let list = arrivals.entry(job.clone()).or_default();
+        list.push(at);
+        if list.len() == count {
+            let line: Vec<String> = list.iter().map(u128::to_string).collect();
+            writeln!(out, "{job} {}", line.join(" "))?;
+            out.flush()?;
+        }
+    }
+    Ok(())
+}
 
+/// Starts the client processes and waits until each has said `ready`; their report lines arrive on the
+/// returned channel.
+// The benchmark's own client processes (this binary again): measuring the server needs the receiving
+// clients outside the measuring process, and only a process can be that.
+#[allow(clippy::disallowed_methods)]
+fn spawn_clients(
+    stack: &Stack,
+    processes: usize,
+) -> Result<(Vec<Child>, std_mpsc::Receiver<String>), BoxError> {
+    let exe = std::env::current_exe()?;
+    let pki = stack.pki();
+    let (tx, rx) = std_mpsc::channel();
+    let mut children = Vec::new();
+    for i in 0..processes {
+        let count = SUBSCRIBERS / processes + usize::from(i < SUBSCRIBERS % processes);
+        let mut child = std::process::Command::new(&exe)
+            .arg("--clients")
+            .arg(stack.base_url())
+            .arg(&pki.ca_cert)
+            .arg(&pki.client.cert)
+            .arg(&pki.client.key)
+            .arg(count.to_string())
+            .stdout(Stdio::piped())
+            .spawn()?;
+        let stdout = child.stdout.take().ok_or("no stdout")?;
+        let tx = tx.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        children.push(child);
+    }
+    for _ in 0..processes {
+        let line = rx.recv_timeout(Duration::from_secs(120))?;
+        if line != "ready" {
+            return Err(format!("client process said {line:?}").into());
+        }
+    }
+    Ok((children, rx))
+}
+
+async fn measure(stack: &Stack) -> Result<(), BoxError> {
+    let processes = std::env::var("BENCH_CLIENT_PROCS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(DEFAULT_PROCESSES)
+        .clamp(1, SUBSCRIBERS);
+    let client = lpa_tests::stack::client(stack);
+    let (mut children, reports) = spawn_clients(stack, processes)?;
+    println!("{SUBSCRIBERS} subscribers connected in {processes} client processes");
+    let result = rounds(&client, processes, &reports).await;
+    for child in &mut children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+    result
+}
+
+async fn rounds(
+    client: &ApiClient,
+    processes: usize,
+    reports: &std_mpsc::Receiver<String>,
+) -> Result<(), BoxError> {
     let (mut latencies, mut spreads) = (Vec::new(), Vec::new());
     for round in 0..ROUNDS {
-        let start = Instant::now();
+        let start = now_ns();
         let resp = client
             .request(
                 reqwest::Method::POST,
@@ -71,26 +189,38 @@ async fn run(stack: &Stack) -> Result<(), Box<dyn std::error::Error>> {
             .as_str()
             .ok_or("no job id")?
             .to_owned();
-        let mut arrivals = Vec::with_capacity(SUBSCRIBERS);
-        while arrivals.len() < SUBSCRIBERS {
-            let (_, id, at) = tokio::time::timeout(Duration::from_secs(30), rx.recv())
-                .await?
-                .ok_or("subscribers gone")?;
-            if id == job_id {
-                arrivals.push(at);
+        let mut arrivals: Vec<u128> = Vec::with_capacity(SUBSCRIBERS);
+        let mut reported = 0;
+        while reported < processes {
+            let line = reports.recv_timeout(Duration::from_secs(30))?;
+            let mut fields = line.split(' ');
+            if fields.next() != Some(job_id.as_str()) {
+                continue; // a later event of an earlier job
             }
+            for field in fields {
+                arrivals.push(field.parse()?);
+            }
+            reported += 1;
         }
-        arrivals.sort();
+        if arrivals.len() != SUBSCRIBERS {
+            return Err(format!("{} arrivals, not {SUBSCRIBERS}", arrivals.len()).into());
+        }
+        arrivals.sort_unstable();
         let first = arrivals[0];
-        let round_lat: Vec<Duration> = arrivals.iter().map(|a| *a - start).collect();
+        let ns = |n: u128| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX));
+        let round_lat: Vec<Duration> = arrivals
+            .iter()
+            .map(|a| ns(a.saturating_sub(start)))
+            .collect();
+        let round_spread: Vec<Duration> = arrivals.iter().map(|a| ns(a - first)).collect();
         println!(
             "round {round:2}: p50 {:.1} ms, p99 {:.1} ms, spread p99 {:.1} ms",
             ms(pct(&round_lat, 0.5)),
             ms(pct(&round_lat, 0.99)),
-            ms(arrivals[(SUBSCRIBERS * 99) / 100 - 1] - first)
+            ms(pct(&round_spread, 0.99))
         );
         latencies.extend(round_lat);
-        spreads.extend(arrivals.iter().map(|a| *a - first));
+        spreads.extend(round_spread);
         // Let the job finish so every round starts from an idle service.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
