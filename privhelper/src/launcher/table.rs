@@ -328,6 +328,25 @@ fn rpm_pacman_or_apk(inv: &Invocation, table: &Table) -> Result<Option<CommandLi
     }))
 }
 
+/// A path of `helper.yaml` as an argument; a path that is not UTF-8 cannot be passed on faithfully.
+pub(super) fn path_arg(p: &Path) -> Result<String, LaunchError> {
+    p.to_str()
+        .map(str::to_owned)
+        .ok_or_else(|| LaunchError::NotAvailable(format!("path is not UTF-8: {}", p.display())))
+}
+
+/// Refuses an entry whose package list is empty (a package manager would read it as "everything" or fail
+/// with a usage message).
+pub(super) fn non_empty(len: usize, inv: &Invocation) -> Result<(), LaunchError> {
+    if len == 0 {
+        return Err(LaunchError::NotAvailable(format!(
+            "{} needs at least one package",
+            inv.kind()
+        )));
+    }
+    Ok(())
+}
+
 /// Appends a literal `--` and then `values`, refusing any value that could be read as an option. The
 /// newtypes already forbid a leading `-`; this is the launcher's own, last check.
 fn push_values(

@@ -15,7 +15,7 @@
 //!   pin and nothing else.
 //! - Removal never cascades (`del` without `--rdepends`).
 
-use super::push_values;
+use super::{path_arg, push_values};
 use lpa_protocol::launcher::{Invocation, LaunchError};
 use lpa_protocol::{Backend, PackageName, PackageSpec};
 use std::path::{Path, PathBuf};
@@ -62,12 +62,6 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         | Invocation::ApkInfo { .. } => Some(false),
         _ => None,
     }
-}
-
-fn path_arg(p: &Path) -> Result<String, LaunchError> {
-    p.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| LaunchError::NotAvailable(format!("path is not UTF-8: {}", p.display())))
 }
 
 fn refuse(inv: &Invocation, why: String) -> LaunchError {

@@ -8,7 +8,7 @@
 //! the launcher created. No entry, option or flag can weaken signature verification (DESIGN invariant 7):
 //! the API's `force` maps to `--reinstall` and nothing else.
 
-use super::{CommandLine, Program, Table, push_values};
+use super::{CommandLine, Program, Table, non_empty, push_values};
 use lpa_protocol::launcher::{Invocation, LaunchError};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
@@ -104,16 +104,6 @@ pub(super) fn command_line(
         args,
         is_apt: true,
     })
-}
-
-fn non_empty(len: usize, inv: &Invocation) -> Result<(), LaunchError> {
-    if len == 0 {
-        return Err(LaunchError::NotAvailable(format!(
-            "{} needs at least one package",
-            inv.kind()
-        )));
-    }
-    Ok(())
 }
 
 /// `<command> -r +MINUTES`, or `<command> -r now` for no delay. The only argument is a number the

@@ -18,7 +18,7 @@
 //! `yum` is the same program with the same options (RHEL 8+ ships it as a link to dnf); which one runs is
 //! [`DnfSettings::front_end`].
 
-use super::push_values;
+use super::{non_empty, path_arg, push_values};
 use crate::backend::dnf::query::{CANDIDATE_QF, INSTALLED_QF, UPGRADES_QF};
 use lpa_protocol::PackageSpec;
 use lpa_protocol::launcher::{Invocation, LaunchError};
@@ -117,12 +117,6 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
     }
 }
 
-fn path_arg(p: &Path) -> Result<String, LaunchError> {
-    p.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| LaunchError::NotAvailable(format!("path is not UTF-8: {}", p.display())))
-}
-
 fn specs(packages: &[PackageSpec], inv: &Invocation) -> Result<Vec<String>, LaunchError> {
     non_empty(packages.len(), inv)?;
     // dnf's NEVRA forms: `NAME` or `NAME-[EPOCH:]VERSION[-RELEASE]`; the grammar refused `.rpm` endings.
@@ -133,16 +127,6 @@ fn specs(packages: &[PackageSpec], inv: &Invocation) -> Result<Vec<String>, Laun
             None => p.name.as_str().to_owned(),
         })
         .collect())
-}
-
-fn non_empty(len: usize, inv: &Invocation) -> Result<(), LaunchError> {
-    if len == 0 {
-        return Err(LaunchError::NotAvailable(format!(
-            "{} needs at least one package",
-            inv.kind()
-        )));
-    }
-    Ok(())
 }
 
 /// The arguments of `inv` after the program name; `Ok(None)` when `inv` is not a dnf/rpm entry.

@@ -18,7 +18,7 @@
 //! The one option carrying a value before `--` is `--ignore=NAME`: the value is a validated name glued to
 //! its option in one argument, so it cannot be read as another option.
 
-use super::push_values;
+use super::{non_empty, path_arg, push_values};
 use lpa_protocol::launcher::{Invocation, LaunchError};
 use std::path::{Path, PathBuf};
 
@@ -64,22 +64,6 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         Invocation::PacmanQueryUpgrades | Invocation::PacmanSyncInfo { .. } => Some(false),
         _ => None,
     }
-}
-
-fn path_arg(p: &Path) -> Result<String, LaunchError> {
-    p.to_str()
-        .map(str::to_owned)
-        .ok_or_else(|| LaunchError::NotAvailable(format!("path is not UTF-8: {}", p.display())))
-}
-
-fn non_empty(len: usize, inv: &Invocation) -> Result<(), LaunchError> {
-    if len == 0 {
-        return Err(LaunchError::NotAvailable(format!(
-            "{} needs at least one package",
-            inv.kind()
-        )));
-    }
-    Ok(())
 }
 
 /// The arguments of `inv` after the program name; `Ok(None)` when `inv` is not a pacman entry.
