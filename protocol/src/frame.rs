@@ -3,9 +3,10 @@
 //! A frame is a 4-byte big-endian length followed by that many bytes of bincode (1.3.3, fixed-int,
 //! little-endian, trailing bytes rejected, size-limited). The length is checked against a hard maximum
 //! *before* any buffer is allocated; bincode's own limit then bounds every string inside the frame, so a
-//! hostile string length inside a small frame cannot make the decoder allocate. A hostile *sequence*
-//! length still costs serde's preallocation cap (1 MiB, `size_hint::cautious`) before the short frame is
-//! noticed: bounded and independent of the announced length, measured in `tests/allocation.rs`.
+//! hostile string length inside a small frame cannot make the decoder allocate. Nor can a hostile *sequence*
+//! length in a request: every list of a request type is decoded by [`crate::list`], which does not reserve
+//! room from the announced length (serde's default would reserve up to 1 MiB), so memory follows the bytes
+//! the frame really carries — measured in `tests/allocation.rs`.
 //!
 //! The limits are asymmetric on purpose: the side facing a less trusted peer (the broker reading the
 //! frontend, the launcher reading the broker) accepts only small frames, while answers that carry package

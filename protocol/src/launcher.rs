@@ -43,6 +43,7 @@ pub enum Invocation {
     /// `apt-get install --no-remove … -- NAME[=VERSION]…`; the launcher joins name and version itself.
     AptGetInstall {
         /// What to install (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         packages: Vec<PackageSpec>,
         /// `--no-install-recommends`.
         no_recommends: bool,
@@ -54,11 +55,13 @@ pub enum Invocation {
     /// `apt-get install --only-upgrade --no-remove … -- NAME…`: upgrades installed packages only.
     AptGetOnlyUpgrade {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
     },
     /// `apt-get remove` (or `purge`) `-- NAME…`.
     AptGetRemove {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
         /// `purge` instead of `remove`.
         purge: bool,
@@ -96,16 +99,19 @@ pub enum Invocation {
     /// `apk add -- NAME[=VERSION]…`; the launcher joins name and version itself.
     ApkAdd {
         /// What to install (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         packages: Vec<PackageSpec>,
     },
     /// `apk fix --reinstall -- NAME…`: the API's `force` for packages already installed.
     ApkReinstall {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
     },
     /// `apk upgrade -- NAME…`: upgrades these installed packages only.
     ApkUpgradeSelected {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
     },
     /// `apk upgrade`: upgrade everything upgradable.
@@ -113,6 +119,7 @@ pub enum Invocation {
     /// `apk del -- NAME…` (with the global `--purge` when asked).
     ApkDel {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
         /// Also remove modified configuration files.
         purge: bool,
@@ -134,6 +141,7 @@ pub enum Invocation {
     /// are ahead of the installed system, the pending upgrade completes with the install.
     PacmanInstall {
         /// What to install (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         packages: Vec<PackageSpec>,
         /// Reinstall packages already at the version (drops `--needed`).
         reinstall: bool,
@@ -141,11 +149,13 @@ pub enum Invocation {
     /// `pacman -Syyu [--ignore=NAME]…`: refresh and full upgrade in one transaction.
     PacmanSysUpgrade {
         /// Installed packages to leave at their version (pacman's own `--ignore`).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         ignore: Vec<PackageName>,
     },
     /// `pacman -R[n] -- NAME…`: never cascades (`-c`) and never skips dependency checks.
     PacmanRemove {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
         /// `-n`: also remove configuration files instead of saving them as `.pacsave`.
         nosave: bool,
@@ -174,6 +184,7 @@ pub enum Invocation {
     /// refuse that unless downgrades are allowed, and then use [`Invocation::DnfDowngrade`].
     DnfInstall {
         /// What to install (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         packages: Vec<PackageSpec>,
         /// `--setopt=install_weak_deps=False` (the API's `no_recommends`).
         no_weak_deps: bool,
@@ -181,16 +192,19 @@ pub enum Invocation {
     /// `dnf reinstall -- SPEC…`: the API's `force`.
     DnfReinstall {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         packages: Vec<PackageSpec>,
     },
     /// `dnf downgrade -- SPEC…`: only when the request allows downgrades.
     DnfDowngrade {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         packages: Vec<PackageSpec>,
     },
     /// `dnf upgrade -- NAME…`: upgrades these installed packages only.
     DnfUpgrade {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
     },
     /// `dnf upgrade`: upgrade everything upgradable.
@@ -199,6 +213,7 @@ pub enum Invocation {
     /// that merely became unused.
     DnfRemove {
         /// The packages (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         names: Vec<PackageName>,
     },
 }

@@ -22,6 +22,7 @@ mod change;
 pub mod frame;
 pub mod grammar;
 pub mod launcher;
+mod list;
 mod message;
 mod names;
 mod operation;

@@ -38,6 +38,7 @@ pub enum Operation {
     /// Install packages. Streams [`crate::JobEvent`]s; answered with [`crate::Outcome::Changed`].
     Install {
         /// What to install (at least one).
+        #[serde(deserialize_with = "crate::list::deserialize")]
         packages: Vec<PackageSpec>,
         /// Options.
         options: InstallOptions,
@@ -60,8 +61,10 @@ pub enum Operation {
     /// matching an exclusion pattern. Never removes packages.
     ApplyUpdates {
         /// Packages to upgrade; `None` means all upgradable packages.
+        #[serde(deserialize_with = "crate::list::optional")]
         selection: Option<Vec<PackageName>>,
         /// Patterns of packages to leave alone.
+        #[serde(deserialize_with = "crate::list::deserialize")]
         exclude: Vec<Glob>,
     },
     /// Reboot the host after `delay_seconds`, with the reboot command of the helper's own configuration.
