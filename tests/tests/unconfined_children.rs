@@ -11,51 +11,13 @@
 
 use lpa_testkit::fixtures::apt::PROBE_FILE;
 use lpa_tests::jobs::{install, wait};
+use lpa_tests::scenario::{ProcMount, status_field};
 use lpa_tests::stack;
-use std::path::{Path, PathBuf};
 use std::time::Duration;
-
-/// `/proc` mounted at `ROOT/proc` while this lives, so scripts chrooted into the sandbox root can read
-/// their own status. Unmounted (lazily, so a busy mount cannot keep the work directory alive) when
-/// dropped, before the stack's work directory is deleted.
-struct ProcMount {
-    target: PathBuf,
-}
-
-impl ProcMount {
-    fn at(root: &Path) -> ProcMount {
-        let target = root.join("proc");
-        std::fs::create_dir_all(&target).expect("ROOT/proc");
-        // Test code: mounting needs mount(8); the disallowed-methods lint guards product code.
-        #[allow(clippy::disallowed_methods)]
-        let status = std::process::Command::new("mount")
-            .args(["-t", "proc", "proc"])
-            .arg(&target)
-            .status()
-            .expect("mount runs");
-        assert!(status.success(), "mount -t proc {}", target.display());
-        ProcMount { target }
-    }
-}
-
-impl Drop for ProcMount {
-    fn drop(&mut self) {
-        // Test code: see `at`.
-        #[allow(clippy::disallowed_methods)]
-        let _ = std::process::Command::new("umount")
-            .arg("-l")
-            .arg(&self.target)
-            .status();
-    }
-}
 
 /// The value of `Key:` in a `/proc/PID/status` text.
 fn field<'a>(status: &'a str, key: &str) -> &'a str {
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix(key)?.strip_prefix(':'))
-        .map(str::trim)
-        .unwrap_or_else(|| panic!("no {key} in\n{status}"))
+    status_field(status, key).unwrap_or_else(|| panic!("no {key} in\n{status}"))
 }
 
 fn caps(status: &str, key: &str) -> u64 {
