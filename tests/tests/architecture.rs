@@ -142,3 +142,41 @@ fn no_product_option_can_disable_signature_checks() {
         }
     }
 }
+
+/// Lines of non-test code in the product sources under `dir` (relative to the workspace), leaving out the
+/// files `skip` accepts.
+fn code_lines(dir: &str, skip: impl Fn(&str) -> bool) -> usize {
+    product_sources()
+        .iter()
+        .filter(|p| {
+            let rel = relative(p);
+            rel.starts_with(dir) && !skip(&rel)
+        })
+        .map(|p| product_code(p).lines().count())
+        .sum()
+}
+
+/// The launcher is the one root process that runs code on requests: it must stay the smallest of the three
+/// roles, so a reviewer can read all of it. Its argv tables (`launcher/table*`) are pure functions from
+/// validated values to argument lists and are counted apart; what runs — the serve loop, spawning, cancel,
+/// the status pipe — has a budget.
+#[test]
+fn the_launcher_is_the_smallest_role_and_stays_within_its_budget() {
+    const LAUNCHER_BUDGET: usize = 900;
+    let is_table = |rel: &str| rel.starts_with("privhelper/src/launcher/table");
+    let launcher = code_lines("privhelper/src/launcher", is_table);
+    let tables = code_lines("privhelper/src/launcher/table", |_| false);
+    let broker = code_lines("privhelper/src/broker", |_| false)
+        + code_lines("privhelper/src/backend", |_| false)
+        + code_lines("privhelper/src/pkgdb", |_| false);
+    let frontend = code_lines("frontend/src", |_| false);
+    assert!(
+        launcher <= LAUNCHER_BUDGET,
+        "the launcher grew to {launcher} lines of code (budget {LAUNCHER_BUDGET}): move logic to the broker"
+    );
+    assert!(
+        launcher < broker && launcher < frontend,
+        "launcher {launcher} lines, broker {broker}, frontend {frontend}"
+    );
+    assert!(tables > 0, "the argv tables were found");
+}
