@@ -203,6 +203,32 @@ async fn subscriber_of_one_job_gets_none_of_another_jobs_events() {
 }
 
 #[tokio::test]
+async fn a_burst_larger_than_a_write_batch_arrives_whole_and_in_order() {
+    let server = server().await;
+    let job = Uuid::new_v4();
+    let mut client = server.connect().await;
+    subscribe(&mut client, job).await;
+    // Published before the session runs (current-thread runtime): the session finds them all queued at once
+    // and writes them in batches, across batch boundaries.
+    let burst = 150;
+    assert!(burst < OUTGOING_QUEUE && burst < UPDATE_CHANNEL_CAPACITY);
+    for i in 0..burst {
+        server.publish(job, JobStatus::Running, &format!("step {i}"));
+    }
+    for i in 0..burst {
+        let event = next(&mut client).await;
+        assert_eq!(event["message"], format!("step {i}"));
+        assert_eq!(event["job_id"], job.to_string());
+    }
+    send(&mut client, r#"{"type":"ping"}"#).await;
+    assert_eq!(
+        next(&mut client).await["event"],
+        "pong",
+        "nothing else queued"
+    );
+}
+
+#[tokio::test]
 async fn a_client_without_subscriptions_receives_no_events() {
     let server = server().await;
     let mut client = server.connect().await;
