@@ -13,9 +13,14 @@
 //! delivery of that event). The wall clock (`CLOCK_REALTIME`) is the one clock the processes share; a round
 //! lasts milliseconds, far too short for clock adjustments to matter.
 
+mod arrival;
+
+use arrival::{Arrival, StampedTcp};
+use futures_util::{SinkExt, StreamExt};
 use lpa_client::ws::ServerFrame;
 use lpa_client::{ApiClient, Credentials};
 use lpa_testkit::harness::{Stack, StackOptions};
+use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -23,6 +28,10 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
+use tokio_rustls::TlsConnector;
+use tokio_rustls::client::TlsStream;
+use tokio_tungstenite::WebSocketStream;
+use tokio_tungstenite::tungstenite::Message;
 
 const SUBSCRIBERS: usize = 1000;
 const ROUNDS: usize = 20;
@@ -58,7 +67,9 @@ fn now_ns() -> u128 {
 }
 
 /// Client process: `--clients URL CA CERT KEY COUNT`. Opens COUNT subscribers, prints `ready`, then one line
-/// `JOB_ID NS NS …` per job once every subscriber has seen that job's first event.
+/// `JOB KERNEL_NS:SEEN_NS …` per job once every subscriber has seen that job's first event: for each subscriber,
+/// when the kernel received the segment carrying the event (see [`arrival`]) and when the client process had
+/// decoded it.
 async fn clients(args: &[String]) -> Result<(), BoxError> {
     let [url, ca, cert, key, count] = args else {
         return Err("usage: --clients URL CA CERT KEY COUNT".into());
@@ -70,23 +81,31 @@ async fn clients(args: &[String]) -> Result<(), BoxError> {
         cert: PathBuf::from(cert),
         key: PathBuf::from(key),
     })?;
-    let (tx, mut rx) = mpsc::unbounded_channel::<(String, u128)>();
+    let authority = url
+        .strip_prefix("https://")
+        .ok_or("expected https://IP:PORT")?
+        .trim_end_matches('/');
+    let address: std::net::SocketAddr = authority.parse()?;
+    let (tx, mut rx) = mpsc::unbounded_channel::<(String, u64, u128)>();
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        let mut socket = client.job_socket().await?;
-        socket.subscribe_all().await?;
-        sockets.push(socket);
+        sockets.push(subscriber(address, client.tls()).await?);
     }
-    for mut socket in sockets {
+    for (mut socket, arrival) in sockets {
         let tx = tx.clone();
         tokio::spawn(async move {
             let mut seen = std::collections::HashSet::new();
-            while let Ok(frame) = socket.next_frame().await {
-                if let ServerFrame::JobStatus(e) | ServerFrame::JobComplete(e) = frame {
-                    let at = now_ns();
-                    if seen.insert(e.job_id.clone()) && tx.send((e.job_id, at)).is_err() {
-                        return;
-                    }
+            while let Some(Ok(message)) = socket.next().await {
+                let Message::Text(text) = message else {
+                    continue;
+                };
+                let (kernel, decoded) = (arrival.latest_ns(), now_ns());
+                if let Ok(ServerFrame::JobStatus(e) | ServerFrame::JobComplete(e)) =
+                    ServerFrame::parse(&text)
+                    && seen.insert(e.job_id.clone())
+                    && tx.send((e.job_id, kernel, decoded)).is_err()
+                {
+                    return;
                 }
             }
         });
@@ -95,17 +114,45 @@ async fn clients(args: &[String]) -> Result<(), BoxError> {
     let mut out = std::io::stdout().lock();
     writeln!(out, "ready")?;
     out.flush()?;
-    let mut arrivals: HashMap<String, Vec<u128>> = HashMap::new();
-    while let Some((job, at)) = rx.recv().await {
+    let mut arrivals: HashMap<String, Vec<String>> = HashMap::new();
+    while let Some((job, kernel, decoded)) = rx.recv().await {
         let list = arrivals.entry(job.clone()).or_default();
-        list.push(at);
+        list.push(format!("{kernel}:{decoded}"));
         if list.len() == count {
-            let line: Vec<String> = list.iter().map(u128::to_string).collect();
-            writeln!(out, "{job} {}", line.join(" "))?;
+            writeln!(out, "{job} {}", list.join(" "))?;
             out.flush()?;
         }
     }
     Ok(())
+}
+
+/// One subscriber to all jobs, over a socket that stamps its reads with the kernel's receive time.
+async fn subscriber(
+    address: std::net::SocketAddr,
+    tls: std::sync::Arc<rustls::ClientConfig>,
+) -> Result<(WebSocketStream<TlsStream<StampedTcp>>, Arrival), BoxError> {
+    let tcp = tokio::net::TcpStream::connect(address).await?;
+    tcp.set_nodelay(true)?;
+    let (tcp, arrival) = StampedTcp::new(tcp)?;
+    let name = ServerName::IpAddress(address.ip().into());
+    let tls = TlsConnector::from(tls).connect(name, tcp).await?;
+    let url = format!("wss://{address}{}", lpa_client::ws::WS_PATH);
+    let (mut socket, _) = tokio_tungstenite::client_async(url, tls).await?;
+    socket
+        .send(Message::text(r#"{"type":"subscribe_all"}"#))
+        .await?;
+    loop {
+        match socket.next().await {
+            Some(Ok(Message::Text(text))) => {
+                if ServerFrame::parse(&text)? == ServerFrame::Subscribed(None) {
+                    return Ok((socket, arrival));
+                }
+            }
+            Some(Ok(_)) => {}
+            Some(Err(e)) => return Err(e.into()),
+            None => return Err("closed before the subscription was acknowledged".into()),
+        }
+    }
 }
 
 /// Starts the client processes and waits until each has said `ready`; their report lines arrive on the
@@ -169,12 +216,42 @@ async fn measure(stack: &Stack) -> Result<(), BoxError> {
     result
 }
 
+/// Deliveries of one event: per subscriber, the kernel's receive stamp and the time its process decoded it.
+#[derive(Default)]
+struct Deliveries {
+    kernel: Vec<u128>,
+    decoded: Vec<u128>,
+}
+
+impl Deliveries {
+    /// Adds the `KERNEL_NS:SEEN_NS` fields of a client process's report line.
+    fn add<'a>(&mut self, fields: impl Iterator<Item = &'a str>) -> Result<(), BoxError> {
+        for field in fields {
+            let (kernel, decoded) = field.split_once(':').ok_or("expected KERNEL:SEEN")?;
+            self.kernel.push(kernel.parse()?);
+            self.decoded.push(decoded.parse()?);
+        }
+        Ok(())
+    }
+}
+
+/// Latency (time since `start`) and spread (time since the first delivery) of every delivery in `times`.
+fn since(start: u128, times: &mut [u128]) -> (Vec<Duration>, Vec<Duration>) {
+    times.sort_unstable();
+    let first = times[0];
+    let ns = |n: u128| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX));
+    (
+        times.iter().map(|t| ns(t.saturating_sub(start))).collect(),
+        times.iter().map(|t| ns(t - first)).collect(),
+    )
+}
+
 async fn rounds(
     client: &ApiClient,
     processes: usize,
     reports: &std_mpsc::Receiver<String>,
 ) -> Result<(), BoxError> {
-    let (mut latencies, mut spreads) = (Vec::new(), Vec::new());
+    let (mut arrived, mut spreads, mut decoded) = (Vec::new(), Vec::new(), Vec::new());
     for round in 0..ROUNDS {
         let start = now_ns();
         let resp = client
@@ -189,7 +266,7 @@ async fn rounds(
             .as_str()
             .ok_or("no job id")?
             .to_owned();
-        let mut arrivals: Vec<u128> = Vec::with_capacity(SUBSCRIBERS);
+        let mut deliveries = Deliveries::default();
         let mut reported = 0;
         while reported < processes {
             let line = reports.recv_timeout(Duration::from_secs(30))?;
@@ -197,43 +274,42 @@ async fn rounds(
             if fields.next() != Some(job_id.as_str()) {
                 continue; // a later event of an earlier job
             }
-            for field in fields {
-                arrivals.push(field.parse()?);
-            }
+            deliveries.add(fields)?;
             reported += 1;
         }
-        if arrivals.len() != SUBSCRIBERS {
-            return Err(format!("{} arrivals, not {SUBSCRIBERS}", arrivals.len()).into());
+        if deliveries.kernel.len() != SUBSCRIBERS {
+            return Err(
+                format!("{} deliveries, not {SUBSCRIBERS}", deliveries.kernel.len()).into(),
+            );
         }
-        arrivals.sort_unstable();
-        let first = arrivals[0];
-        let ns = |n: u128| Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX));
-        let round_lat: Vec<Duration> = arrivals
-            .iter()
-            .map(|a| ns(a.saturating_sub(start)))
-            .collect();
-        let round_spread: Vec<Duration> = arrivals.iter().map(|a| ns(a - first)).collect();
+        if deliveries.kernel.contains(&0) {
+            return Err("a delivery without a kernel receive stamp".into());
+        }
+        let (round_arrived, round_spread) = since(start, &mut deliveries.kernel);
+        let (round_decoded, _) = since(start, &mut deliveries.decoded);
         println!(
-            "round {round:2}: p50 {:.1} ms, p99 {:.1} ms, spread p99 {:.1} ms",
-            ms(pct(&round_lat, 0.5)),
-            ms(pct(&round_lat, 0.99)),
-            ms(pct(&round_spread, 0.99))
+            "round {round:2}: arrived p50 {:.1} ms, p99 {:.1} ms; spread p99 {:.1} ms; decoded p99 {:.1} ms",
+            ms(pct(&round_arrived, 0.5)),
+            ms(pct(&round_arrived, 0.99)),
+            ms(pct(&round_spread, 0.99)),
+            ms(pct(&round_decoded, 0.99)),
         );
-        latencies.extend(round_lat);
+        arrived.extend(round_arrived);
         spreads.extend(round_spread);
+        decoded.extend(round_decoded);
         // Let the job finish so every round starts from an idle service.
         tokio::time::sleep(Duration::from_millis(300)).await;
     }
-    latencies.sort();
-    spreads.sort();
     println!(
-        "all rounds ({} deliveries): latency p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; fan-out spread p50 {:.1} ms, p99 {:.1} ms",
-        latencies.len(),
-        ms(pct(&latencies, 0.5)),
-        ms(pct(&latencies, 0.99)),
-        ms(pct(&latencies, 1.0)),
+        "all rounds ({} deliveries): arrived p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms; fan-out spread p50 {:.1} ms, p99 {:.1} ms; decoded by the clients p50 {:.1} ms, p99 {:.1} ms",
+        arrived.len(),
+        ms(pct(&arrived, 0.5)),
+        ms(pct(&arrived, 0.99)),
+        ms(pct(&arrived, 1.0)),
         ms(pct(&spreads, 0.5)),
         ms(pct(&spreads, 0.99)),
+        ms(pct(&decoded, 0.5)),
+        ms(pct(&decoded, 0.99)),
     );
     Ok(())
 }
