@@ -44,12 +44,17 @@ fn main() -> Result<(), BoxError> {
     let (_, hard) = nix::sys::resource::getrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE)?;
     nix::sys::resource::setrlimit(nix::sys::resource::Resource::RLIMIT_NOFILE, hard, hard)?;
     let args: Vec<String> = std::env::args().collect();
+    if args.get(1).map(String::as_str) == Some("--clients") {
+        // One thread per client process: the clients stand in for remote subscribers, and every extra
+        // runnable thread of theirs takes a scheduler share from the server being measured.
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?;
+        return runtime.block_on(clients(&args[2..]));
+    }
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    if args.get(1).map(String::as_str) == Some("--clients") {
-        return runtime.block_on(clients(&args[2..]));
-    }
     let stack = Stack::start(StackOptions {
         log_level: "warn".into(),
         max_connections: (SUBSCRIBERS + 64) as u32,
