@@ -2,7 +2,9 @@
 //!
 //! Persisted atomically as `<state_dir>/state/cache.json` (DESIGN's layout), so a restart does not forget
 //! that the cache is fresh. The service writes it in the background: memory (what `/health` reads) changes at
-//! once, and a patch apply does not wait for the file between its refresh and its upgrade. The status follows API.md: `failed` when the last refresh failed (whatever its
+//! once, and a patch apply does not wait for the file between its refresh and its upgrade. While a patch
+//! apply runs, the write waits until the job ends ([`CacheState::quiet`]): its fsyncs would otherwise land in
+//! the middle of dpkg's own and slow the upgrade down (measured in docs/benchmarks.md). The status follows API.md: `failed` when the last refresh failed (whatever its
 //! age), `unknown` when no refresh was ever recorded, `fresh` up to `cache.stale_after_hours` after the last
 //! successful refresh, `stale` after that. An unreadable file is reported and treated as `unknown`.
 
@@ -63,6 +65,47 @@ pub struct CacheState {
     stale_after: Duration,
     file: Mutex<CacheFile>,
     disk: Arc<Disk>,
+    deferred: Mutex<Deferred>,
+}
+
+/// Writes held back while a [`Quiet`] exists.
+#[derive(Debug, Default)]
+struct Deferred {
+    holders: usize,
+    /// The newest version recorded meanwhile (older ones are superseded by it).
+    pending: Option<(Result<Vec<u8>, String>, u64)>,
+}
+
+/// Holds back writes of the cache file while the package manager works; the newest state recorded meanwhile
+/// is written when the last holder lets go. Memory, and so `/health`, changes at once regardless.
+///
+/// Why: `cache.json` is written atomically, with two fsyncs. Right after a patch apply's refresh, they would
+/// run alongside dpkg, whose own fsyncs then wait for the same journal commits; on a disk-backed root this
+/// cost the upgrade several milliseconds per job. A crash before the write only loses the refresh time,
+/// which makes the cache look older than it is (the next check refreshes again): safe.
+#[must_use = "writes are held back only while the guard lives"]
+#[derive(Debug)]
+pub struct Quiet<'a>(&'a CacheState);
+
+impl Drop for Quiet<'_> {
+    fn drop(&mut self) {
+        let pending = {
+            let mut deferred = lock(&self.0.deferred);
+            deferred.holders -= 1;
+            if deferred.holders == 0 {
+                deferred.pending.take()
+            } else {
+                None
+            }
+        };
+        if let Some((bytes, version)) = pending {
+            self.0.write_out(bytes, version);
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
 }
 
 /// The writing side: the last problem, and which version of the file is on disk.
@@ -106,7 +149,14 @@ impl CacheState {
                 problem: Mutex::new(problem),
                 ..Disk::default()
             }),
+            deferred: Mutex::default(),
         }
+    }
+
+    /// Holds back writes of the file until the returned guard (and every other) is dropped.
+    pub fn quiet(&self) -> Quiet<'_> {
+        lock(&self.deferred).holders += 1;
+        Quiet(self)
     }
 
     /// The status at `now`.
@@ -179,6 +229,21 @@ impl CacheState {
                 version,
             )
         };
+        {
+            let mut deferred = lock(&self.deferred);
+            if deferred.holders > 0 {
+                // Two recorders may get here out of order: keep the newer version.
+                if deferred.pending.as_ref().is_none_or(|(_, v)| *v < version) {
+                    deferred.pending = Some((bytes, version));
+                }
+                return;
+            }
+        }
+        self.write_out(bytes, version);
+    }
+
+    /// Writes version `version` of the file: in the background on the service's runtime, else at once.
+    fn write_out(&self, bytes: Result<Vec<u8>, String>, version: u64) {
         let Some(path) = self.path.clone() else {
             return;
         };
@@ -258,6 +323,34 @@ mod tests {
         let broken = CacheState::load(Some(dir.path()), 4 * HOUR);
         assert_eq!(broken.status(), CacheStatus::Unknown);
         assert!(broken.problem().unwrap().contains("cache.json"));
+    }
+
+    #[test]
+    fn while_quiet_memory_changes_at_once_and_the_file_only_when_the_last_holder_lets_go() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("state/cache.json");
+        let now = OffsetDateTime::now_utc();
+        let cache = CacheState::load(Some(dir.path()), 4 * HOUR);
+        let outer = cache.quiet();
+        let inner = cache.quiet();
+        cache.record_failure(now, "E: first");
+        cache.record_success(now);
+        assert_eq!(cache.status(), CacheStatus::Fresh, "memory at once");
+        assert!(!file.exists(), "nothing written while quiet");
+        drop(inner);
+        assert!(!file.exists(), "another holder still holds");
+        drop(outer);
+        let reread = CacheState::load(Some(dir.path()), 4 * HOUR);
+        assert_eq!(
+            reread.status(),
+            CacheStatus::Fresh,
+            "the newest state written"
+        );
+        assert_eq!(reread.snapshot(), cache.snapshot());
+        // Not quiet any more: written at once again.
+        cache.record_failure(now, "E: later");
+        let reread = CacheState::load(Some(dir.path()), 4 * HOUR);
+        assert_eq!(reread.status(), CacheStatus::Failed);
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -123,6 +123,8 @@ async fn run(manager: &JobManager, record: JobRecord, cancels: &mut mpsc::Receiv
 }
 
 async fn patch_apply(drive: &mut Drive<'_>, intent: &Intent) {
+    // The refresh's record reaches the disk after the upgrade, not in the middle of dpkg's fsyncs.
+    let _quiet = drive.manager.cache().quiet();
     drive.span = (0, 10);
     if !refresh(drive, false).await {
         return;
