@@ -210,8 +210,10 @@ async fn a_burst_larger_than_a_write_batch_arrives_whole_and_in_order() {
     subscribe(&mut client, job).await;
     // Published before the session runs (current-thread runtime): the session finds them all queued at once
     // and writes them in batches, across batch boundaries.
-    let burst = 150;
-    assert!(burst < OUTGOING_QUEUE && burst < UPDATE_CHANNEL_CAPACITY);
+    const BURST: usize = 150;
+    const { assert!(BURST < OUTGOING_QUEUE) };
+    const { assert!(BURST < UPDATE_CHANNEL_CAPACITY) };
+    let burst = BURST;
     for i in 0..burst {
         server.publish(job, JobStatus::Running, &format!("step {i}"));
     }
