@@ -273,8 +273,10 @@ impl JobManager {
             internal = record.requested_by.internal.as_deref().unwrap_or("-"),
             "job queued"
         );
-        self.persist(record.job_id);
+        // Published before the write, as in `modify`: subscribers do not wait for the disk (two fsyncs, which
+        // queue behind dpkg's when a job is changing packages). The caller's 202 still follows the write.
         self.publish(record.update());
+        self.persist(record.job_id);
         self.wake.notify_one();
         Ok(record)
     }
