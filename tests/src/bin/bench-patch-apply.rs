@@ -133,6 +133,14 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             api.push(run_api()?);
         }
     }
+    // Each round's API run and direct runs are adjacent in time: their ratio cancels the machine's drift
+    // between rounds (disk and cache state), which the ratio of the two medians does not.
+    let mut paired: Vec<f64> = api
+        .iter()
+        .zip(&direct)
+        .map(|(a, d)| a.as_secs_f64() / d.as_secs_f64())
+        .collect();
+    paired.sort_by(f64::total_cmp);
     let median = |v: &mut Vec<Duration>| {
         v.sort();
         v[v.len() / 2]
@@ -155,6 +163,12 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         a.as_secs_f64() * 1e3,
         d.as_secs_f64() * 1e3,
         a.as_secs_f64() / d.as_secs_f64()
+    );
+    println!(
+        "per-round ratio (API / plain apt of the same round): median {:.2}, p25 {:.2}, p75 {:.2}",
+        paired[paired.len() / 2],
+        paired[paired.len() / 4],
+        paired[paired.len() * 3 / 4]
     );
     println!(
         "direct with the helper's apt options: median {:.1} ms, {:.2}× plain apt; the API is {:.2}× it",
