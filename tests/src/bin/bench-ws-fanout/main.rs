@@ -6,11 +6,12 @@
 //! `--clients`; 4 processes of 250 by default, `BENCH_CLIENT_PROCS` to change), so that the measuring process
 //! and the server do not share a runtime with the receiving clients. Every subscriber subscribes to all jobs.
 //! Then, for each of 20 rounds, the measuring process submits a job (`POST /api/v1/packages`), whose creation
-//! publishes a `job_status` event; every subscriber records the wall-clock time at which that job's first
-//! event reaches it, and each client process reports its arrivals in one line once all of its subscribers
-//! have the event. Reported per round and over all rounds: the delivery latency from just before the POST
-//! (an upper bound that includes the request itself) and the fan-out spread (each delivery minus the first
-//! delivery of that event). The wall clock (`CLOCK_REALTIME`) is the one clock the processes share; a round
+//! publishes a `job_status` event; every subscriber records two wall-clock times for that job's first event:
+//! when the kernel received the segment carrying it (`SO_TIMESTAMPNS`, see [`arrival`]: the server's part) and
+//! when the client had decoded it. Each client process (one thread) reports its arrivals in one line once all
+//! of its subscribers have the event. Reported per round and over all rounds: the delivery latency from just
+//! before the POST (an upper bound that includes the request itself), the fan-out spread (each delivery minus
+//! the first delivery of that event), and the latency to decoding. The wall clock (`CLOCK_REALTIME`) is the one clock the processes share; a round
 //! lasts milliseconds, far too short for clock adjustments to matter.
 
 mod arrival;
