@@ -117,3 +117,40 @@ impl AsyncWrite for StampedTcp {
         Pin::new(&mut self.get_mut().tcp).poll_shutdown(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{SystemTime, UNIX_EPOCH};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    fn now_ns() -> u64 {
+        let d = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+        u64::try_from(d.as_nanos()).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_read_records_the_kernels_receive_time_of_its_data() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let (client, accepted) = tokio::join!(TcpStream::connect(address), listener.accept());
+        let (mut stream, arrival) = StampedTcp::new(client.unwrap()).unwrap();
+        let (mut server, _) = accepted.unwrap();
+        assert_eq!(arrival.latest_ns(), 0, "no stamp before the first read");
+
+        let before = now_ns();
+        server.write_all(b"event").await.unwrap();
+        // Let the data sit in the socket: the stamp is when it arrived, not when it is read.
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        let mut buf = [0u8; 16];
+        let n = stream.read(&mut buf).await.unwrap();
+        let read_at = now_ns();
+        assert_eq!(&buf[..n], b"event");
+        let stamp = arrival.latest_ns();
+        assert!(stamp >= before, "stamped after the write began");
+        assert!(
+            read_at - stamp >= 40_000_000,
+            "the stamp is the arrival ({stamp}), not the read ({read_at})"
+        );
+    }
+}
