@@ -288,8 +288,14 @@ async fn rounds(
                 format!("{} deliveries, not {SUBSCRIBERS}", deliveries.kernel.len()).into(),
             );
         }
-        if deliveries.kernel.contains(&0) {
-            return Err("a delivery without a kernel receive stamp".into());
+        // Every stamp must be a wall-clock time after the request: 0 means the segment came unstamped (the
+        // kernel enables stamping in deferred work), anything else outside the round is not a receive time.
+        if let Some(bad) = deliveries
+            .kernel
+            .iter()
+            .find(|&&k| k < start || k > start + 30_000_000_000)
+        {
+            return Err(format!("a delivery whose kernel receive stamp ({bad}) is not a wall-clock time of this round").into());
         }
         let (round_arrived, round_spread) = since(start, &mut deliveries.kernel);
         let (round_decoded, _) = since(start, &mut deliveries.decoded);
