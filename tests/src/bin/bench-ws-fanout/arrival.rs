@@ -19,7 +19,8 @@ use std::task::{Context, Poll, ready};
 use tokio::io::{AsyncRead, AsyncWrite, Interest, ReadBuf};
 use tokio::net::TcpStream;
 
-/// Kernel receive time of the latest read, in nanoseconds since the epoch (0 before the first stamped read).
+/// Kernel receive time of the latest read, in nanoseconds since the epoch (0 before the first read, or when
+/// the latest read came without a stamp).
 #[derive(Debug, Default, Clone)]
 pub struct Arrival(Arc<AtomicU64>);
 
@@ -87,9 +88,9 @@ impl AsyncRead for StampedTcp {
                 .try_io(Interest::READABLE, || this.receive(unfilled))
             {
                 Ok((n, stamp)) => {
-                    if let Some(ns) = stamp {
-                        this.arrival.0.store(ns, Ordering::Relaxed);
-                    }
+                    // An unstamped read leaves 0, never the previous read's stamp: a stale stamp would
+                    // understate a latency; 0 is refused by the benchmark.
+                    this.arrival.0.store(stamp.unwrap_or(0), Ordering::Relaxed);
                     buf.advance(n);
                     return Poll::Ready(Ok(()));
                 }
