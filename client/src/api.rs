@@ -118,9 +118,8 @@ impl ApiClient {
         &self.base
     }
 
-    /// The TLS configuration (TLS 1.3, the configured CA, the client certificate), for callers that bring
-    /// their own transport (the fan-out benchmark reads kernel receive times from its sockets).
-    pub fn tls(&self) -> Arc<rustls::ClientConfig> {
+    /// The TLS configuration (TLS 1.3, the configured CA, the client certificate).
+    pub(crate) fn tls(&self) -> Arc<rustls::ClientConfig> {
         self.tls.clone()
     }
 

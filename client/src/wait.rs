@@ -81,6 +81,16 @@ impl ApiClient {
         JobSocket::connect(self.base(), self.tls()).await
     }
 
+    /// Opens the job events socket over `transport`, a byte stream the caller has already connected to the
+    /// base URL's host and port (TLS and the WebSocket handshake are this client's, as for
+    /// [`ApiClient::job_socket`]).
+    pub async fn job_socket_over<T>(&self, transport: T) -> Result<JobSocket<T>, WsError>
+    where
+        T: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin,
+    {
+        JobSocket::over(self.base(), self.tls(), transport).await
+    }
+
     /// Waits until job `id` ends or `limit` passes, calling `on_progress` with every state seen (events and
     /// polls, possibly repeated). Returns the `data` of the final `GET /jobs/{id}`.
     pub async fn wait_for_job(

@@ -14,6 +14,7 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use std::collections::VecDeque;
 use std::sync::Arc;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
 use tokio_rustls::TlsConnector;
 use tokio_rustls::client::TlsStream;
@@ -105,16 +106,58 @@ impl ServerFrame {
     }
 }
 
-/// An open job events socket.
-pub struct JobSocket {
-    ws: WebSocketStream<TlsStream<TcpStream>>,
+/// An open job events socket, over a TCP stream (`T`: any byte stream a caller connected itself, e.g. the
+/// fan-out benchmark's, which records kernel receive times).
+pub struct JobSocket<T = TcpStream> {
+    ws: WebSocketStream<TlsStream<T>>,
     /// Frames read while waiting for an acknowledgement, handed out first by `next_frame`.
     pending: VecDeque<ServerFrame>,
 }
 
-impl std::fmt::Debug for JobSocket {
+impl<T> std::fmt::Debug for JobSocket<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JobSocket").finish_non_exhaustive()
+    }
+}
+
+/// Where a base URL (`https://host:port[/prefix]`) points.
+struct Endpoint {
+    /// Host as written in the URL (IPv6 in brackets), for the WebSocket URL.
+    authority: String,
+    /// Host without brackets, for the socket address.
+    address: String,
+    port: u16,
+    /// The name the server certificate must carry.
+    server_name: ServerName<'static>,
+    /// Path prefix without a trailing slash.
+    prefix: String,
+}
+
+impl Endpoint {
+    fn parse(base: &str) -> Result<Self, WsError> {
+        let bad_url = || WsError::Url(base.to_owned());
+        let url = Url::parse(base).map_err(|_| bad_url())?;
+        if url.scheme() != "https" {
+            return Err(bad_url());
+        }
+        let port = url.port_or_known_default().ok_or_else(bad_url)?;
+        let authority = url.host_str().ok_or_else(bad_url)?.to_owned();
+        // `host_str` keeps IPv6 brackets; the socket address and the certificate name need the bare address.
+        let address = authority
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_owned();
+        let server_name = match address.parse::<std::net::IpAddr>() {
+            Ok(ip) => ServerName::IpAddress(ip.into()),
+            Err(_) => ServerName::try_from(address.clone()).map_err(|_| bad_url())?,
+        };
+        Ok(Endpoint {
+            prefix: url.path().trim_end_matches('/').to_owned(),
+            authority,
+            address,
+            port,
+            server_name,
+        })
     }
 }
 
@@ -124,24 +167,35 @@ impl JobSocket {
         base: &str,
         tls: Arc<rustls::ClientConfig>,
     ) -> Result<Self, WsError> {
-        let bad_url = || WsError::Url(base.to_owned());
-        let url = Url::parse(base).map_err(|_| bad_url())?;
-        if url.scheme() != "https" {
-            return Err(bad_url());
-        }
-        let port = url.port_or_known_default().ok_or_else(bad_url)?;
-        let authority = url.host_str().ok_or_else(bad_url)?;
-        // `host_str` keeps IPv6 brackets; the socket address and the certificate name need the bare address.
-        let address = authority.trim_start_matches('[').trim_end_matches(']');
-        let server_name = match address.parse::<std::net::IpAddr>() {
-            Ok(ip) => ServerName::IpAddress(ip.into()),
-            Err(_) => ServerName::try_from(address.to_owned()).map_err(|_| bad_url())?,
-        };
-        let tcp = TcpStream::connect((address, port)).await?;
+        let endpoint = Endpoint::parse(base)?;
+        let tcp = TcpStream::connect((endpoint.address.as_str(), endpoint.port)).await?;
         tcp.set_nodelay(true)?;
-        let stream = TlsConnector::from(tls).connect(server_name, tcp).await?;
-        let prefix = url.path().trim_end_matches('/');
-        let ws_url = format!("wss://{authority}:{port}{prefix}{WS_PATH}");
+        Self::handshake(&endpoint, tls, tcp).await
+    }
+}
+
+impl<T: AsyncRead + AsyncWrite + Unpin> JobSocket<T> {
+    /// TLS and the WebSocket handshake over `transport`, already connected to `base`'s host and port.
+    pub(crate) async fn over(
+        base: &str,
+        tls: Arc<rustls::ClientConfig>,
+        transport: T,
+    ) -> Result<Self, WsError> {
+        Self::handshake(&Endpoint::parse(base)?, tls, transport).await
+    }
+
+    async fn handshake(
+        endpoint: &Endpoint,
+        tls: Arc<rustls::ClientConfig>,
+        transport: T,
+    ) -> Result<Self, WsError> {
+        let stream = TlsConnector::from(tls)
+            .connect(endpoint.server_name.clone(), transport)
+            .await?;
+        let ws_url = format!(
+            "wss://{}:{}{}{WS_PATH}",
+            endpoint.authority, endpoint.port, endpoint.prefix
+        );
         let (ws, _response) = tokio_tungstenite::client_async(ws_url, stream).await?;
         Ok(JobSocket {
             ws,

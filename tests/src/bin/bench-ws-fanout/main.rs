@@ -16,12 +16,10 @@
 
 mod arrival;
 
-use arrival::{Arrival, StampedTcp};
-use futures_util::{SinkExt, StreamExt};
+use arrival::StampedTcp;
 use lpa_client::ws::ServerFrame;
 use lpa_client::{ApiClient, Credentials};
 use lpa_testkit::harness::{Stack, StackOptions};
-use rustls::pki_types::ServerName;
 use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
@@ -29,10 +27,6 @@ use std::process::{Child, Stdio};
 use std::sync::mpsc as std_mpsc;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use tokio::sync::mpsc;
-use tokio_rustls::TlsConnector;
-use tokio_rustls::client::TlsStream;
-use tokio_tungstenite::WebSocketStream;
-use tokio_tungstenite::tungstenite::Message;
 
 const SUBSCRIBERS: usize = 1000;
 const ROUNDS: usize = 20;
@@ -95,19 +89,20 @@ async fn clients(args: &[String]) -> Result<(), BoxError> {
     let (tx, mut rx) = mpsc::unbounded_channel::<(String, u64, u128)>();
     let mut sockets = Vec::with_capacity(count);
     for _ in 0..count {
-        sockets.push(subscriber(address, client.tls()).await?);
+        let tcp = tokio::net::TcpStream::connect(address).await?;
+        tcp.set_nodelay(true)?;
+        let (tcp, arrival) = StampedTcp::new(tcp)?;
+        let mut socket = client.job_socket_over(tcp).await?;
+        socket.subscribe_all().await?;
+        sockets.push((socket, arrival));
     }
     for (mut socket, arrival) in sockets {
         let tx = tx.clone();
         tokio::spawn(async move {
             let mut seen = std::collections::HashSet::new();
-            while let Some(Ok(message)) = socket.next().await {
-                let Message::Text(text) = message else {
-                    continue;
-                };
+            while let Ok(frame) = socket.next_frame().await {
                 let (kernel, decoded) = (arrival.latest_ns(), now_ns());
-                if let Ok(ServerFrame::JobStatus(e) | ServerFrame::JobComplete(e)) =
-                    ServerFrame::parse(&text)
+                if let ServerFrame::JobStatus(e) | ServerFrame::JobComplete(e) = frame
                     && seen.insert(e.job_id.clone())
                     && tx.send((e.job_id, kernel, decoded)).is_err()
                 {
@@ -130,35 +125,6 @@ async fn clients(args: &[String]) -> Result<(), BoxError> {
         }
     }
     Ok(())
-}
-
-/// One subscriber to all jobs, over a socket that stamps its reads with the kernel's receive time.
-async fn subscriber(
-    address: std::net::SocketAddr,
-    tls: std::sync::Arc<rustls::ClientConfig>,
-) -> Result<(WebSocketStream<TlsStream<StampedTcp>>, Arrival), BoxError> {
-    let tcp = tokio::net::TcpStream::connect(address).await?;
-    tcp.set_nodelay(true)?;
-    let (tcp, arrival) = StampedTcp::new(tcp)?;
-    let name = ServerName::IpAddress(address.ip().into());
-    let tls = TlsConnector::from(tls).connect(name, tcp).await?;
-    let url = format!("wss://{address}{}", lpa_client::ws::WS_PATH);
-    let (mut socket, _) = tokio_tungstenite::client_async(url, tls).await?;
-    socket
-        .send(Message::text(r#"{"type":"subscribe_all"}"#))
-        .await?;
-    loop {
-        match socket.next().await {
-            Some(Ok(Message::Text(text))) => {
-                if ServerFrame::parse(&text)? == ServerFrame::Subscribed(None) {
-                    return Ok((socket, arrival));
-                }
-            }
-            Some(Ok(_)) => {}
-            Some(Err(e)) => return Err(e.into()),
-            None => return Err("closed before the subscription was acknowledged".into()),
-        }
-    }
 }
 
 /// Starts the client processes and waits until each has said `ready`; their report lines arrive on the
