@@ -4,9 +4,11 @@
 //! that the cache is fresh. The service writes it in the background: memory (what `/health` reads) changes at
 //! once, and a patch apply does not wait for the file between its refresh and its upgrade. While a patch
 //! apply runs, the write waits until the job ends ([`CacheState::quiet`]): its fsyncs would otherwise land in
-//! the middle of dpkg's own and slow the upgrade down (measured in docs/benchmarks.md). The status follows API.md: `failed` when the last refresh failed (whatever its
-//! age), `unknown` when no refresh was ever recorded, `fresh` up to `cache.stale_after_hours` after the last
-//! successful refresh, `stale` after that. An unreadable file is reported and treated as `unknown`.
+//! the middle of dpkg's own and slow the upgrade down (measured in docs/benchmarks.md).
+//!
+//! The status follows API.md: `failed` when the last refresh failed (whatever its age), `unknown` when no
+//! refresh was ever recorded, `fresh` up to `cache.stale_after_hours` after the last successful refresh,
+//! `stale` after that. An unreadable file is reported and treated as `unknown`.
 
 use super::store::write_atomic;
 use crate::http::envelope;
@@ -68,11 +70,11 @@ pub struct CacheState {
     deferred: Mutex<Deferred>,
 }
 
-/// Writes held back while a [`Quiet`] exists.
+/// Writes held back while a [`Quiet`] exists (locked after `CacheState::file` where both are taken).
 #[derive(Debug, Default)]
 struct Deferred {
     holders: usize,
-    /// The newest version recorded meanwhile (older ones are superseded by it).
+    /// The newest version recorded meanwhile (it supersedes the older ones).
     pending: Option<(Result<Vec<u8>, String>, u64)>,
 }
 
@@ -224,21 +226,15 @@ impl CacheState {
                 return;
             }
             let version = self.disk.issued.fetch_add(1, Ordering::SeqCst) + 1;
-            (
-                serde_json::to_vec_pretty(&*file).map_err(|e| e.to_string()),
-                version,
-            )
-        };
-        {
+            let bytes = serde_json::to_vec_pretty(&*file).map_err(|e| e.to_string());
+            // Still under the file's lock, so a held-back version is always the newest.
             let mut deferred = lock(&self.deferred);
             if deferred.holders > 0 {
-                // Two recorders may get here out of order: keep the newer version.
-                if deferred.pending.as_ref().is_none_or(|(_, v)| *v < version) {
-                    deferred.pending = Some((bytes, version));
-                }
+                deferred.pending = Some((bytes, version));
                 return;
             }
-        }
+            (bytes, version)
+        };
         self.write_out(bytes, version);
     }
 
