@@ -38,6 +38,12 @@ pub struct HelperConfig {
     /// The root the package manager operates on (`/` in production, a sandbox in tests and the demo).
     #[serde(default = "default_root")]
     pub package_root: PathBuf,
+    /// How long a change (and a dnf read) waits for the package manager's lock while another process
+    /// holds it, before the job fails with `LOCK_TIMEOUT` naming the holder. One setting for every
+    /// backend: apt gets it as `DPkg::Lock::Timeout`, apk as `--wait`, and for dnf/yum and pacman, which
+    /// fail at once on a busy lock, the broker runs the command again until it has passed.
+    #[serde(default = "default_lock_timeout")]
+    pub lock_timeout_seconds: u32,
     /// apt-specific settings.
     #[serde(default)]
     pub apt: AptConfig,
@@ -73,25 +79,12 @@ impl Default for SocketConfig {
 }
 
 /// `apt:` section.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct AptConfig {
     /// Exported as `APT_CONFIG` to every apt child, so apt reads it *before* the host's `apt.conf.d`.
     #[serde(default)]
     pub config_file: Option<PathBuf>,
-    /// `DPkg::Lock::Timeout` of package-changing apt runs: how long apt waits for a dpkg lock held by
-    /// another process before the job fails with `LOCK_TIMEOUT`.
-    #[serde(default = "default_lock_timeout")]
-    pub lock_timeout_seconds: u32,
-}
-
-impl Default for AptConfig {
-    fn default() -> Self {
-        AptConfig {
-            config_file: None,
-            lock_timeout_seconds: default_lock_timeout(),
-        }
-    }
 }
 
 /// `dnf:` section (also used by the yum backend).
@@ -390,9 +383,9 @@ broker_group: 61002
 allow_root_peer: true
 backend: apt
 package_root: /tmp/root
+lock_timeout_seconds: 5
 apt:
   config_file: /tmp/apt.conf
-  lock_timeout_seconds: 5
 reboot:
   command: /w/reboot-recorder
 "#;
@@ -410,7 +403,7 @@ reboot:
         assert!(cfg.allow_root_peer);
         assert_eq!(cfg.backend, BackendChoice::Apt);
         assert_eq!(cfg.apt.config_file, Some(PathBuf::from("/tmp/apt.conf")));
-        assert_eq!(cfg.apt.lock_timeout_seconds, 5);
+        assert_eq!(cfg.lock_timeout_seconds, 5);
         assert_eq!(cfg.reboot.command, PathBuf::from("/w/reboot-recorder"));
     }
 
@@ -422,7 +415,7 @@ reboot:
         assert_eq!(cfg.backend, BackendChoice::Auto);
         assert!(!cfg.allow_root_peer);
         assert_eq!(cfg.apt.config_file, None);
-        assert_eq!(cfg.apt.lock_timeout_seconds, 60);
+        assert_eq!(cfg.lock_timeout_seconds, 60);
         assert_eq!(cfg.reboot.command, PathBuf::from("/sbin/shutdown"));
     }
 

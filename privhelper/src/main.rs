@@ -180,6 +180,7 @@ fn run_broker(
         },
         backend,
         package_root: cfg.package_root.clone(),
+        lock_timeout: std::time::Duration::from_secs(cfg.lock_timeout_seconds.into()),
     };
     match broker::run(listener, launcher, settings) {
         Ok(()) => 0,
@@ -199,7 +200,7 @@ fn launcher_table(
 ) -> anyhow::Result<Table> {
     use lpa_privhelper::launcher::table::{apk, dnf, pacman};
     let table = Table {
-        lock_timeout_seconds: cfg.apt.lock_timeout_seconds,
+        lock_timeout_seconds: cfg.lock_timeout_seconds,
         reboot_command,
         package_root: cfg.package_root.clone(),
         dnf: dnf::DnfSettings {
@@ -218,7 +219,7 @@ fn launcher_table(
         apk: apk::ApkSettings {
             repositories_file: cfg.apk.repositories_file.clone(),
             keys_dir: cfg.apk.keys_dir.clone(),
-            ..apk::ApkSettings::default()
+            lock_wait_seconds: cfg.lock_timeout_seconds,
         },
         ..Table::new(Programs::discover())
     };

@@ -105,6 +105,13 @@ pub trait PackageManager: Send + Sync {
         false
     }
 
+    /// Whether a run failed only because another process held the package manager's lock, for the
+    /// package managers that fail at once then instead of waiting ([`super::lock_wait`]): the broker runs
+    /// such a change again until the lock timeout. apt and apk wait by themselves, hence the default.
+    fn lock_was_busy(&self, _evidence: &Evidence<'_>) -> bool {
+        false
+    }
+
     /// A tracker for one run of `phase`.
     fn tracker(&self, phase: Phase) -> Box<dyn Tracker>;
 

@@ -7,6 +7,7 @@ pub mod apt;
 pub mod dnf;
 pub mod file_stamp;
 mod judge;
+pub mod lock_wait;
 pub mod manager;
 pub mod pacman;
 pub mod support;
@@ -18,6 +19,7 @@ use crate::broker::launcher_client::LauncherClient;
 use lpa_protocol::Backend;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Why a backend could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -35,11 +37,13 @@ pub fn available(backend: Backend) -> bool {
     )
 }
 
-/// The package manager for `backend` on `package_root`, running commands through `launcher`.
+/// The package manager for `backend` on `package_root`, running commands through `launcher`; a dnf read
+/// waits out a busy lock for at most `lock_timeout` ([`lock_wait`]).
 pub fn open(
     backend: Backend,
     package_root: &Path,
     launcher: LauncherClient,
+    lock_timeout: Duration,
 ) -> Result<Arc<dyn PackageManager>, OpenError> {
     match backend {
         Backend::Apt => Ok(Arc::new(apt::AptManager::new(package_root, launcher))),
@@ -48,9 +52,12 @@ pub fn open(
             launcher,
         ))),
         Backend::Pacman => Ok(Arc::new(pacman::PacmanManager::new(package_root, launcher))),
-        b @ (Backend::Dnf | Backend::Yum) => {
-            Ok(Arc::new(dnf::DnfManager::new(b, package_root, launcher)))
-        }
+        b @ (Backend::Dnf | Backend::Yum) => Ok(Arc::new(dnf::DnfManager::new(
+            b,
+            package_root,
+            launcher,
+            lock_timeout,
+        ))),
         other => Err(OpenError {
             backend: other.as_str(),
         }),

@@ -91,6 +91,11 @@ impl Control {
         self.inner().changes_started = true;
     }
 
+    /// Whether the package manager began changing the system during this request.
+    pub fn changes_started(&self) -> bool {
+        self.inner().changes_started
+    }
+
     /// Records the running execution; returns the stop already requested, which the caller must apply.
     pub fn running(&self, exec: ExecId) -> Option<Stop> {
         let mut inner = self.inner();

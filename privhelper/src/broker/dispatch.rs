@@ -13,6 +13,7 @@ use lpa_protocol::launcher::Invocation;
 use lpa_protocol::{Backend, HelperError, HostInfo, Operation, Outcome, PackageName, ServiceName};
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// Everything the handlers need; shared by all connections.
 pub struct Services {
@@ -24,14 +25,16 @@ pub struct Services {
 
 impl Services {
     /// Services for the package manager `manager` on `package_root`, running other commands (service
-    /// status, reboot) through `launcher`.
+    /// status, reboot) through `launcher`; changes wait out a busy package-manager lock for at most
+    /// `lock_timeout`.
     pub fn new(
         manager: Arc<dyn PackageManager>,
         package_root: PathBuf,
         launcher: LauncherClient,
+        lock_timeout: Duration,
     ) -> Services {
         Services {
-            changer: Changer::new(manager.clone(), launcher.clone()),
+            changer: Changer::new(manager.clone(), launcher.clone(), lock_timeout),
             manager,
             package_root,
             launcher,

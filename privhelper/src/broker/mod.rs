@@ -19,6 +19,7 @@ use lpa_protocol::Backend;
 use peer::PeerPolicy;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::Duration;
 
 /// What the broker needs to serve.
 #[derive(Debug, Clone)]
@@ -29,6 +30,9 @@ pub struct BrokerSettings {
     pub backend: Backend,
     /// The package root.
     pub package_root: PathBuf,
+    /// How long a package manager's lock held by another process is waited out
+    /// ([`crate::backend::lock_wait`]).
+    pub lock_timeout: Duration,
 }
 
 /// Builds the runtime and serves `listener` forever (until killed). Call only after privileges were
@@ -47,10 +51,19 @@ pub fn run(
         listener.set_nonblocking(true)?;
         let listener = tokio::net::UnixListener::from_std(listener)?;
         let client = launcher_client::LauncherClient::start(launcher)?;
-        let manager =
-            crate::backend::open(settings.backend, &settings.package_root, client.clone())
-                .map_err(std::io::Error::other)?;
-        let services = Arc::new(Services::new(manager, settings.package_root, client));
+        let manager = crate::backend::open(
+            settings.backend,
+            &settings.package_root,
+            client.clone(),
+            settings.lock_timeout,
+        )
+        .map_err(std::io::Error::other)?;
+        let services = Arc::new(Services::new(
+            manager,
+            settings.package_root,
+            client,
+            settings.lock_timeout,
+        ));
         tracing::info!(backend = %settings.backend, "broker serving");
         loop {
             let (stream, _) = match listener.accept().await {

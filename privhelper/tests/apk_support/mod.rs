@@ -84,9 +84,15 @@ impl ApkBroker {
         let (client, server) = UnixStream::pair().expect("socketpair");
         runtime.block_on(async {
             let launcher_client = LauncherClient::start(broker_end).expect("launcher client");
-            let manager = backend::open(Backend::Apk, &root, launcher_client.clone())
+            let lock_timeout = Duration::from_secs(60);
+            let manager = backend::open(Backend::Apk, &root, launcher_client.clone(), lock_timeout)
                 .expect("the apk backend opens");
-            let services = Arc::new(Services::new(manager, root.clone(), launcher_client));
+            let services = Arc::new(Services::new(
+                manager,
+                root.clone(),
+                launcher_client,
+                lock_timeout,
+            ));
             server.set_nonblocking(true).expect("non-blocking");
             let server = tokio::net::UnixStream::from_std(server).expect("tokio stream");
             tokio::spawn(session::serve(server, services, "apk scenario".into()));

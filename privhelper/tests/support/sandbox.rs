@@ -15,7 +15,7 @@ pub struct SandboxOptions {
     pub snapshot: Snapshot,
     /// Installed before the helper starts.
     pub preinstall: &'static [&'static str],
-    /// `apt.lock_timeout_seconds`.
+    /// `lock_timeout_seconds`.
     pub lock_timeout_seconds: u32,
 }
 
@@ -64,12 +64,12 @@ impl SandboxHelper {
             format!(
                 "socket:\n  path: {}\nfrontend_user: {FRONTEND_UID}\nfrontend_group: {FRONTEND_UID}\n\
                  broker_user: {BROKER_UID}\nbroker_group: {BROKER_UID}\nallow_root_peer: true\n\
-                 backend: apt\npackage_root: {}\napt:\n  config_file: {}\n  lock_timeout_seconds: {}\n\
+                 backend: apt\npackage_root: {}\nlock_timeout_seconds: {}\napt:\n  config_file: {}\n\
                  reboot:\n  command: {}\n",
                 socket.display(),
                 sandbox.root().display(),
-                sandbox.apt_config_path().display(),
                 opts.lock_timeout_seconds,
+                sandbox.apt_config_path().display(),
                 recorder.display(),
             ),
         )

@@ -8,8 +8,20 @@
 use crate::backend::{Evidence, Phase, Verdict};
 use lpa_protocol::FailureKind;
 
-/// dnf's exit code when `exit_on_lock` found the rpmdb locked.
+/// dnf's exit code when `exit_on_lock` found one of its locks (rpmdb, metadata, download cache) held.
 const EXIT_LOCKED: i32 = 200;
+
+/// What dnf prints when `exit_on_lock` found a lock held by a live process (`RPMDB already locked by 13810`,
+/// `metadata already locked by 13810`). dnf's other exit-200 failure, a malformed lock file, lacks it and
+/// does not pass by waiting.
+const HELD_BY: &str = "already locked by ";
+
+/// Whether the run failed only because another process held one of dnf's locks: nothing was changed and
+/// the same run may succeed once the holder is done ([`crate::backend::lock_wait`]).
+pub fn lock_busy(ev: &Evidence<'_>) -> bool {
+    ev.exit_code == Some(EXIT_LOCKED)
+        && (ev.stderr.contains(HELD_BY) || ev.stdout.contains(HELD_BY))
+}
 
 /// The failure of a run, or `None` when it succeeded.
 pub fn classify(phase: Phase, ev: &Evidence<'_>) -> Option<Verdict> {
@@ -65,8 +77,7 @@ fn any(text: &str, needles: &[&str]) -> bool {
 
 /// `RPMDB already locked by 13810` → 13810, and the holder's command from dnf's next line.
 pub fn lock_holder(text: &str) -> Option<(u32, String)> {
-    const MARK: &str = "already locked by ";
-    let rest = &text[text.find(MARK)? + MARK.len()..];
+    let rest = &text[text.find(HELD_BY)? + HELD_BY.len()..];
     let pid: u32 = rest
         .split(|c: char| !c.is_ascii_digit())
         .next()?
@@ -84,6 +95,18 @@ pub fn lock_holder(text: &str) -> Option<(u32, String)> {
     Some((pid, cmd))
 }
 
+/// What dnf's lock protects, from the word before [`HELD_BY`].
+fn locked_part(text: &str) -> &'static str {
+    let Some(at) = text.find(HELD_BY) else {
+        return "the rpm database";
+    };
+    match text[..at].split_whitespace().last() {
+        Some("metadata") => "dnf's metadata cache",
+        Some("cachedir") => "dnf's download cache",
+        _ => "the rpm database",
+    }
+}
+
 fn cause(ev: &Evidence<'_>, scriptlet_errors: &[&str]) -> Verdict {
     let verdict = |kind, message: String| Verdict { kind, message };
     let all = format!("{}\n{}", ev.stdout, ev.stderr);
@@ -96,7 +119,7 @@ fn cause(ev: &Evidence<'_>, scriptlet_errors: &[&str]) -> Verdict {
         );
         return verdict(
             FailureKind::LockTimeout,
-            format!("the rpm database is locked by {who}"),
+            format!("{} is locked by {who}", locked_part(&all)),
         );
     }
     if !ev.pm_errors.is_empty() || !scriptlet_errors.is_empty() {
@@ -266,6 +289,32 @@ mod tests {
             v.message
         );
         assert!(v.message.ends_with("(dnf)"), "{}", v.message);
+    }
+
+    #[test]
+    fn a_lock_held_by_a_live_process_is_busy_and_names_what_is_locked() {
+        let rec = Recorded::load("lock");
+        let ev = |exit_code, stderr| Evidence {
+            exit_code,
+            stdout: "",
+            stderr,
+            pm_errors: &[],
+        };
+        assert!(lock_busy(&ev(Some(rec.rc), &rec.stderr)));
+        let metadata =
+            "metadata already locked by 4242\n  The application with PID 4242 is: sleep\n";
+        assert!(lock_busy(&ev(Some(200), metadata)));
+        assert_eq!(
+            classify(Phase::Change, &ev(Some(200), metadata))
+                .unwrap()
+                .message,
+            "dnf's metadata cache is locked by process 4242 (sleep)"
+        );
+        // A malformed lock file also exits 200, but waiting does not mend it.
+        let malformed = "Malformed lock file found: /var/cache/dnf/metadata_lock.pid.\n";
+        assert!(!lock_busy(&ev(Some(200), malformed)));
+        assert!(!lock_busy(&ev(Some(1), &rec.stderr)));
+        assert!(!lock_busy(&ev(Some(1), "Error: Unable to find a match: x")));
     }
 
     #[test]

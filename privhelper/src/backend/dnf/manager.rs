@@ -3,16 +3,19 @@
 //! `dnf` with progress from its stdout.
 //!
 //! The installed list is cached by the rpm database's stamp, the upgradable list (with its advisories) by the
-//! stamps of the rpm database and dnf's cache ([`super::stamp`]). Reads run `rpm -q` and `dnf -C` (no lock:
-//! neither takes the rpmdb's transaction lock), never the change lock.
+//! stamps of the rpm database and dnf's cache ([`super::stamp`]). Reads run `rpm -q` and `dnf -C`, never the
+//! change lock; neither takes the rpmdb's transaction lock, but every dnf run takes dnf's metadata lock for
+//! a moment, so a dnf read that meets it busy (a change, or an operator's dnf, loading its metadata) tries
+//! again until the lock timeout ([`crate::backend::lock_wait`]).
 
-use super::classify::classify;
+use super::classify::{classify, lock_busy};
 use super::installed::{parse_installed, snapshot_entries};
 use super::plan::plan;
 use super::progress::ProgressTracker;
 use super::repoquery;
 use super::stamp::Stamps;
 use super::updateinfo;
+use crate::backend::lock_wait::LockWait;
 use crate::backend::support::{blocking, exec_error};
 use crate::backend::{BoxFuture, Change, Evidence, PackageManager, Phase, Tracker, Verdict};
 use crate::broker::launcher_client::LauncherClient;
@@ -24,6 +27,7 @@ use lpa_protocol::{
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 /// `(name, architecture, [epoch:]version-release)` of each installed package.
 type Entries = Vec<(String, String, String)>;
@@ -40,6 +44,8 @@ pub struct DnfManager {
     backend: Backend,
     root: PathBuf,
     launcher: LauncherClient,
+    /// How long a read waits out a busy dnf lock.
+    lock_timeout: Duration,
     /// The last rpm database reading, valid while its stamp holds.
     installed: Mutex<Option<(u64, Arc<InstalledState>)>>,
     /// The last upgradable list, valid while both stamps hold.
@@ -48,12 +54,18 @@ pub struct DnfManager {
 
 impl DnfManager {
     /// `backend` ([`Backend::Dnf`] or [`Backend::Yum`]: the launcher picks the program) on `root`, through
-    /// `launcher`.
-    pub fn new(backend: Backend, root: &Path, launcher: LauncherClient) -> DnfManager {
+    /// `launcher`; a read waits out a busy dnf lock for at most `lock_timeout`.
+    pub fn new(
+        backend: Backend,
+        root: &Path,
+        launcher: LauncherClient,
+        lock_timeout: Duration,
+    ) -> DnfManager {
         DnfManager {
             backend,
             root: root.to_owned(),
             launcher,
+            lock_timeout,
             installed: Mutex::new(None),
             upgradable: tokio::sync::Mutex::new(None),
         }
@@ -67,13 +79,26 @@ impl DnfManager {
             .unwrap_or(Stamps { rpmdb: 0, cache: 0 })
     }
 
-    /// Runs a reading entry and returns its stdout, or the failure.
+    /// Runs a reading entry and returns its stdout, or the failure; a busy dnf lock is waited out.
     async fn read(&self, inv: Invocation) -> Result<ExecOutput, HelperError> {
-        let out = self.launcher.exec(inv).await?;
-        if out.exit_code != Some(0) {
-            return Err(exec_error(&out));
+        let mut wait = LockWait::new(self.lock_timeout);
+        loop {
+            let out = self.launcher.exec(inv.clone()).await?;
+            if out.exit_code == Some(0) {
+                return Ok(out);
+            }
+            let evidence = Evidence {
+                exit_code: out.exit_code,
+                stdout: &out.stdout,
+                stderr: &out.stderr,
+                pm_errors: &[],
+            };
+            let Some(pause) = lock_busy(&evidence).then(|| wait.next_pause()).flatten() else {
+                return Err(exec_error(&out));
+            };
+            tracing::debug!(kind = inv.kind(), ?pause, "dnf lock busy; reading again");
+            tokio::time::sleep(pause).await;
         }
-        Ok(out)
     }
 
     /// The rpm database now (one `rpm -qa`), remembered for [`Self::cached_installed`] and [`Self::plan`].
@@ -228,5 +253,9 @@ impl PackageManager for DnfManager {
 
     fn classify(&self, phase: Phase, evidence: &Evidence<'_>) -> Option<Verdict> {
         classify(phase, evidence)
+    }
+
+    fn lock_was_busy(&self, evidence: &Evidence<'_>) -> bool {
+        lock_busy(evidence)
     }
 }

@@ -12,6 +12,20 @@ use lpa_protocol::FailureKind;
 /// libalpm's message when a scriptlet exits non-zero (or cannot run at all: no `/bin/sh` in the root).
 pub const SCRIPTLET_FAILED: &str = "error: command failed to execute correctly";
 
+/// libalpm's and pacman's messages when `db.lck` exists: another pacman is running (or crashed holding it).
+const LOCK_MESSAGES: [&str; 2] = ["unable to lock database", "could not lock database"];
+
+/// Whether the run failed only because `db.lck` was there: pacman checks it before anything else, so
+/// nothing was changed and the same run may succeed once the holder is done
+/// ([`crate::backend::lock_wait`]).
+pub fn lock_busy(ev: &Evidence<'_>) -> bool {
+    ev.exit_code != Some(0)
+        && ev
+            .stderr
+            .lines()
+            .any(|l| l.starts_with("error: ") && LOCK_MESSAGES.iter().any(|m| l.contains(m)))
+}
+
 /// The failure of a run, or `None` when it succeeded.
 pub fn classify(phase: Phase, ev: &Evidence<'_>) -> Option<Verdict> {
     let mut errors: Vec<&str> = ev
@@ -58,11 +72,9 @@ fn cause(ev: &Evidence<'_>, errors: &[&str], scriptlet_failed: bool) -> Verdict 
         }
     };
     let verdict = |kind, message| Verdict { kind, message };
-    if any(
-        errors,
-        &["unable to lock database", "could not lock database"],
-    ) {
-        // pacman does not wait: a db.lck left by a running (or crashed) pacman fails at once.
+    if any(errors, &LOCK_MESSAGES) {
+        // pacman does not wait: a db.lck left by a running (or crashed) pacman fails at once (the broker
+        // runs it again until the lock timeout).
         let lock = ev
             .stderr
             .lines()
@@ -223,6 +235,15 @@ mod tests {
 
     #[test]
     fn recorded_lock_is_a_lock_timeout_naming_the_lock_file() {
+        let rec = Recorded::load("lock");
+        let ev = |stderr| Evidence {
+            exit_code: Some(rec.rc),
+            stdout: "",
+            stderr,
+            pm_errors: &[],
+        };
+        assert!(lock_busy(&ev(&rec.stderr)));
+        assert!(!lock_busy(&ev("error: target not found: nosuch\n")));
         let v = judge("lock", Phase::Change).unwrap();
         assert_eq!(v.kind, FailureKind::LockTimeout);
         assert!(

@@ -223,6 +223,10 @@ impl PackageManager for PacmanManager {
     fn classify(&self, phase: Phase, evidence: &Evidence<'_>) -> Option<Verdict> {
         classify(phase, evidence)
     }
+
+    fn lock_was_busy(&self, evidence: &Evidence<'_>) -> bool {
+        super::classify::lock_busy(evidence)
+    }
 }
 
 #[cfg(test)]

@@ -4,7 +4,9 @@
 //! waits ends the request at once), snapshots installed versions, runs the backend's invocation of the
 //! operation ([`run`]) and snapshots again; the diff is the request's `changes` on success *and* on
 //! failure ([`report`]). Reads never take this lock (DESIGN invariant 10): they read the package database
-//! directly or run reading commands, which do not take the package manager's lock.
+//! directly or run reading commands, which do not take the package manager's lock. A run that failed only
+//! because another process held the package manager's lock, on a package manager that does not wait for
+//! it, runs again until the lock timeout ([`Changer::run`], [`crate::backend::lock_wait`]).
 
 mod plan;
 mod report;
@@ -12,6 +14,7 @@ mod run;
 
 use super::control::{Control, Stop};
 use super::launcher_client::LauncherClient;
+use crate::backend::lock_wait::LockWait;
 use crate::backend::{Change, Evidence, PackageManager, Phase, Verdict};
 use crate::pkgdb::snapshot::Snapshot;
 use lpa_protocol::launcher::Invocation;
@@ -22,6 +25,7 @@ use lpa_protocol::{
 use plan::{plan_updates, with_notes};
 use report::{conclude, early_failure, stopped, summarize};
 use std::sync::Arc;
+use std::time::Duration;
 use tokio::sync::mpsc;
 
 /// What a package-changing request runs with: its id, where its events go, and its cancellation state.
@@ -39,15 +43,22 @@ pub struct Changer {
     manager: Arc<dyn PackageManager>,
     launcher: LauncherClient,
     lock: tokio::sync::Mutex<()>,
+    lock_timeout: Duration,
 }
 
 impl Changer {
-    /// A changer for `manager`'s packages.
-    pub fn new(manager: Arc<dyn PackageManager>, launcher: LauncherClient) -> Changer {
+    /// A changer for `manager`'s packages; a package manager's lock held by another process is waited
+    /// out for at most `lock_timeout`.
+    pub fn new(
+        manager: Arc<dyn PackageManager>,
+        launcher: LauncherClient,
+        lock_timeout: Duration,
+    ) -> Changer {
         Changer {
             manager,
             launcher,
             lock: tokio::sync::Mutex::new(()),
+            lock_timeout,
         }
     }
 
@@ -122,13 +133,7 @@ impl Changer {
         before: Snapshot,
         ctx: &RequestCtx,
     ) -> Result<ChangeReport, HelperError> {
-        let run = run::run(
-            &self.launcher,
-            invocation,
-            self.manager.tracker(Phase::Change),
-            ctx,
-        )
-        .await?;
+        let run = self.run(invocation, Phase::Change, ctx).await?;
         let after = self.snapshot().await?;
         conclude(
             self.judge(Phase::Change),
@@ -136,6 +141,66 @@ impl Changer {
             before.diff(&after),
             summarize,
         )
+    }
+
+    /// Runs `invocation` ([`run::run`]); while it fails only because another process holds the package
+    /// manager's lock, and nothing started changing, runs it again after a pause until the lock timeout.
+    /// The job's log says once per holder what it waits for; a stop during a pause ends the wait.
+    async fn run(
+        &self,
+        invocation: Invocation,
+        phase: Phase,
+        ctx: &RequestCtx,
+    ) -> Result<run::Run, HelperError> {
+        let mut wait = LockWait::new(self.lock_timeout);
+        let mut told = None;
+        loop {
+            let run = run::run(
+                &self.launcher,
+                invocation.clone(),
+                self.manager.tracker(phase),
+                ctx,
+            )
+            .await?;
+            let Ok(out) = &run.result else {
+                return Ok(run);
+            };
+            let evidence = Evidence {
+                exit_code: out.exit_code,
+                stdout: &out.stdout,
+                stderr: &out.stderr,
+                pm_errors: &run.pm_errors,
+            };
+            if run.stop.is_some()
+                || ctx.control.changes_started()
+                || !self.manager.lock_was_busy(&evidence)
+            {
+                return Ok(run);
+            }
+            let Some(pause) = wait.next_pause() else {
+                return Ok(run);
+            };
+            // The change phase's verdict names the holder (a refresh's is always CACHE_REFRESH_ERROR).
+            let holder = self
+                .manager
+                .classify(Phase::Change, &evidence)
+                .map(|v| v.message);
+            if told != holder {
+                let line = format!(
+                    "waiting up to {} s for the package manager's lock: {}",
+                    self.lock_timeout.as_secs(),
+                    holder.as_deref().unwrap_or("held by another process")
+                );
+                tracing::info!(request = ctx.id, "{line}");
+                run::send_event(ctx, lpa_protocol::JobEvent::Log { line }).await;
+                told = holder;
+            }
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                // The next try sees the stop and ends without starting anything.
+                _ = ctx.control.stopped() => {}
+            }
+        }
     }
 
     /// The backend's classification of a run of `phase`.
@@ -172,13 +237,9 @@ impl Changer {
     }
 
     async fn refresh(&self, ctx: &RequestCtx) -> Result<Outcome, HelperError> {
-        let run = run::run(
-            &self.launcher,
-            self.manager.plan(Change::Refresh)?,
-            self.manager.tracker(Phase::Refresh),
-            ctx,
-        )
-        .await?;
+        let run = self
+            .run(self.manager.plan(Change::Refresh)?, Phase::Refresh, ctx)
+            .await?;
         conclude(self.judge(Phase::Refresh), &run, Vec::new(), |_, _| {
             String::new()
         })
