@@ -19,6 +19,8 @@ pub(super) struct HelperYaml<'a> {
     pub backend: &'a str,
     /// The reboot recorder ([`reboot_recorder_script`]), so tests and the demo never reboot the host.
     pub reboot_command: &'a Path,
+    /// `lock_timeout_seconds`.
+    pub lock_timeout_seconds: u32,
 }
 
 /// Inputs of `config.yaml`.
@@ -70,11 +72,13 @@ pub(super) fn helper_yaml(c: &HelperYaml<'_>) -> Result<String> {
          broker_group: {BROKER_ID}\n\
          allow_root_peer: true\n\
          package_root: {root}\n\
+         lock_timeout_seconds: {lock}\n\
          {backend}\
          reboot:\n  command: {reboot}\n",
         socket = path(c.socket)?,
         root = path(c.package_root)?,
         backend = c.backend,
+        lock = c.lock_timeout_seconds,
         reboot = path(c.reboot_command)?,
     ))
 }
@@ -163,6 +167,7 @@ mod tests {
             package_root: Path::new("/w/sandbox/root"),
             backend: "backend: auto\napt:\n  config_file: \"/w/sandbox/apt.conf\"\n",
             reboot_command: Path::new("/w/reboot-recorder"),
+            lock_timeout_seconds: 60,
         })
         .unwrap();
         assert!(text.contains("frontend_user: 61001\n"), "{text}");

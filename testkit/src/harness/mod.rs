@@ -161,6 +161,7 @@ impl Stack {
                 package_root: sandbox.root(),
                 backend: &sandbox.helper_yaml()?,
                 reboot_command: &reboot_recorder,
+                lock_timeout_seconds: options.lock_timeout_seconds,
             })?,
         )?;
         let frontend_config = w.join("config.yaml");

@@ -35,6 +35,9 @@ pub struct StackOptions {
     pub jobs: JobSettings,
     /// `server.max_connections`. Default 512.
     pub max_connections: u32,
+    /// The helper's `lock_timeout_seconds`: how long a change waits for a package manager's lock another
+    /// process holds. Default 60 (production's).
+    pub lock_timeout_seconds: u32,
 }
 
 /// The `jobs:` section the harness writes; tests shorten the timeout or the queue to reach those paths.
@@ -73,6 +76,7 @@ impl Default for StackOptions {
             ready_timeout: Duration::from_secs(15),
             jobs: JobSettings::default(),
             max_connections: 512,
+            lock_timeout_seconds: 60,
         }
     }
 }

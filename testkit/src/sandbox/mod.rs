@@ -10,6 +10,7 @@
 
 mod any;
 pub mod dnf;
+mod lock_holder;
 pub mod pacman;
 mod status;
 
@@ -20,6 +21,7 @@ use std::process::{Command, Output};
 use nix::sys::stat::{Mode, SFlag, makedev, mknod};
 
 pub use any::{Sandbox, SandboxKind};
+pub use lock_holder::LockHolder;
 pub use status::{DpkgEntry, parse_status};
 
 use crate::error::IoContext;
