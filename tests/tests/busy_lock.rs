@@ -151,12 +151,17 @@ async fn a_job_waiting_for_the_lock_can_be_cancelled(kind: SandboxKind) {
     let client = stack::client(&stack);
     let _lock = holder(kind, &stack);
     let id = install(&client, "hello").await;
-    wait_until(&client, &id, LIMIT, |job| {
+    let waiting = wait_until(&client, &id, LIMIT, |job| {
         logs(job)
             .iter()
             .any(|l| l.contains("for the package manager's lock"))
     })
     .await;
+    let message = waiting["message"].as_str().unwrap_or_default();
+    assert!(
+        message.starts_with("waiting up to 60 s for the package manager's lock: "),
+        "the job says what it waits for: {waiting}"
+    );
     let asked = Instant::now();
     let resp = send(&client, Method::DELETE, &format!("/api/v1/jobs/{id}"), None).await;
     assert_eq!(resp.status, 200, "{:?}\n{}", resp.envelope, stack.logs());

@@ -145,7 +145,8 @@ impl Changer {
 
     /// Runs `invocation` ([`run::run`]); while it fails only because another process holds the package
     /// manager's lock, and nothing started changing, runs it again after a pause until the lock timeout.
-    /// The job's log says once per holder what it waits for; a stop during a pause ends the wait.
+    /// The job's log and message say once per holder what it waits for; a stop during a pause ends the
+    /// wait.
     async fn run(
         &self,
         invocation: Invocation,
@@ -192,6 +193,12 @@ impl Changer {
                     holder.as_deref().unwrap_or("held by another process")
                 );
                 tracing::info!(request = ctx.id, "{line}");
+                // Also as the job's current message (progress 0 never lowers the job's progress).
+                let progress = lpa_protocol::JobEvent::Progress {
+                    percent: 0,
+                    message: line.clone(),
+                };
+                run::send_event(ctx, progress).await;
                 run::send_event(ctx, lpa_protocol::JobEvent::Log { line }).await;
                 told = holder;
             }
