@@ -2,6 +2,7 @@
 //! and the verdict. Each backend's `classify` reads its own package manager's structured output.
 
 use lpa_protocol::FailureKind;
+use lpa_protocol::launcher::ExecOutput;
 
 /// Which run is being judged: a refresh failure is always `CACHE_REFRESH_ERROR` (the frontend's cache
 /// state and patch jobs depend on exactly that), with the cause in the message.
@@ -26,6 +27,18 @@ pub struct Evidence<'a> {
     /// lines as `PACKAGE: MESSAGE`; others: failed-scriptlet lines), because some package managers exit 0
     /// when a package's script failed.
     pub pm_errors: &'a [String],
+}
+
+impl<'a> Evidence<'a> {
+    /// What the finished run `out` left, with the structured error lines its tracker collected.
+    pub fn of(out: &'a ExecOutput, pm_errors: &'a [String]) -> Evidence<'a> {
+        Evidence {
+            exit_code: out.exit_code,
+            stdout: &out.stdout,
+            stderr: &out.stderr,
+            pm_errors,
+        }
+    }
 }
 
 /// A failure: its kind and the message for the job.

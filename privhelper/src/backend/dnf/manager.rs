@@ -87,13 +87,10 @@ impl DnfManager {
             if out.exit_code == Some(0) {
                 return Ok(out);
             }
-            let evidence = Evidence {
-                exit_code: out.exit_code,
-                stdout: &out.stdout,
-                stderr: &out.stderr,
-                pm_errors: &[],
-            };
-            let Some(pause) = lock_busy(&evidence).then(|| wait.next_pause()).flatten() else {
+            let Some(pause) = lock_busy(&Evidence::of(&out, &[]))
+                .then(|| wait.next_pause())
+                .flatten()
+            else {
                 return Err(exec_error(&out));
             };
             tracing::debug!(kind = inv.kind(), ?pause, "dnf lock busy; reading again");

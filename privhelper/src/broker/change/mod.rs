@@ -166,12 +166,7 @@ impl Changer {
             let Ok(out) = &run.result else {
                 return Ok(run);
             };
-            let evidence = Evidence {
-                exit_code: out.exit_code,
-                stdout: &out.stdout,
-                stderr: &out.stderr,
-                pm_errors: &run.pm_errors,
-            };
+            let evidence = Evidence::of(out, &run.pm_errors);
             if run.stop.is_some()
                 || ctx.control.changes_started()
                 || !self.manager.lock_was_busy(&evidence)

@@ -74,12 +74,7 @@ pub fn conclude(
             }));
         }
     };
-    let verdict = judge(&Evidence {
-        exit_code: out.exit_code,
-        stdout: &out.stdout,
-        stderr: &out.stderr,
-        pm_errors: &run.pm_errors,
-    });
+    let verdict = judge(&Evidence::of(out, &run.pm_errors));
     match (verdict, run.stop) {
         (None, _) => Ok(ChangeReport {
             message: summary(&changes, &out.stdout),
