@@ -9,3 +9,4 @@ pub mod raw;
 pub mod scenario;
 pub mod scenario_dnf;
 pub mod stack;
+pub mod ws_raw;

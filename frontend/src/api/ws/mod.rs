@@ -12,7 +12,9 @@
 //! - `hub`: encodes each job update once and fans the shared bytes out to every session.
 //!
 //! Memory per connection is bounded: a client that does not keep up (its outgoing queue is full, or it fell
-//! behind the broadcast channel) is closed with code 1008 "too slow" instead of being buffered for.
+//! behind the broadcast channel) is closed with code 1008 "too slow" instead of being buffered for. That
+//! includes a peer that only sends pings and never reads their pongs: tungstenite's write buffer is capped
+//! (`MAX_WRITE_BUFFER_SIZE`) and each client ping goes through the session's queue (`session` module docs).
 
 mod frames;
 mod hub;
@@ -46,11 +48,17 @@ const MAX_FRAME_SIZE: usize = 16 * 1024;
 const READ_BUFFER_SIZE: usize = 4 * 1024;
 /// Bytes buffered before tungstenite writes to the socket.
 const WRITE_BUFFER_SIZE: usize = 16 * 1024;
+/// Most bytes tungstenite may hold for a socket that does not take them (its default is unbounded). Room for
+/// the write buffer plus the largest frame the server sends (job frames are well under 4 KiB); past it,
+/// tungstenite refuses to buffer more (a pong waits in its single slot instead), so a peer that does not read
+/// costs at most this much, and the session's queue fills and closes it (`session` module docs).
+const MAX_WRITE_BUFFER_SIZE: usize = 256 * 1024;
 
 fn ws_config() -> WebSocketConfig {
     WebSocketConfig::default()
         .read_buffer_size(READ_BUFFER_SIZE)
         .write_buffer_size(WRITE_BUFFER_SIZE)
+        .max_write_buffer_size(MAX_WRITE_BUFFER_SIZE)
         .max_message_size(Some(MAX_MESSAGE_SIZE))
         .max_frame_size(Some(MAX_FRAME_SIZE))
 }

@@ -4,9 +4,17 @@
 //! everything; the *writer* owns the socket's sending half and drains a bounded queue. The main loop never
 //! waits on the network: it only `try_send`s into the queue, so a peer that stops reading fills the queue (or
 //! falls behind the broadcast channel) and is closed with 1008 "too slow" — memory stays bounded by the queue,
-//! the broadcast channel's capacity and tungstenite's write buffer. A close frame reaches the writer on a
-//! separate signal, so it is not stuck behind a full queue; a peer that does not take even that is dropped
-//! after [`CLOSE_TIMEOUT`].
+//! the broadcast channel's capacity and tungstenite's write buffer (capped by `MAX_WRITE_BUFFER_SIZE`). A close
+//! frame reaches the writer on a separate signal, so it is not stuck behind a full queue; a peer that does not
+//! take even that is dropped after [`CLOSE_TIMEOUT`].
+//!
+//! Client pings follow the same rule. tungstenite answers each ping itself, by parking the pong beside its
+//! write buffer, so a peer that floods pings and never reads would otherwise never show up in the queue: the
+//! pongs would only pile up in that buffer (the defect of issue 12: ~160 MB/s). Each client ping therefore
+//! queues an [`Outgoing::Flush`]; the writer's flush is what actually pushes the pong to the socket, and it
+//! blocks while the peer does not read. So a ping flood from a peer that does not read fills the queue within
+//! [`OUTGOING_QUEUE`] pings once the kernel's socket buffers are full, and the session is closed with 1008
+//! "too slow", exactly like a peer that stops reading its events.
 
 use super::frames::{self, ClientRequest, FrameError};
 use super::hub::Fanned;
@@ -67,6 +75,15 @@ impl End {
     }
 }
 
+/// What the main loop hands to the writer.
+#[derive(Debug)]
+pub(crate) enum Outgoing {
+    /// A frame to send.
+    Frame(Message),
+    /// Push out what tungstenite holds (the pong it parked for a client ping) without sending a frame.
+    Flush,
+}
+
 /// Serves one upgraded connection until it ends.
 pub(crate) async fn run(ws: HyperWebsocketStream, state: &AppState) -> End {
     // Subscribe before anything else so no update published after the upgrade is missed.
@@ -86,7 +103,7 @@ pub(crate) async fn run(ws: HyperWebsocketStream, state: &AppState) -> End {
 async fn main_loop(
     mut stream: SplitStream<HyperWebsocketStream>,
     mut updates: broadcast::Receiver<Fanned>,
-    queue: &mpsc::Sender<Message>,
+    queue: &mpsc::Sender<Outgoing>,
     state: &AppState,
 ) -> End {
     let sessions = &state.websockets;
@@ -130,8 +147,10 @@ async fn main_loop(
                     awaiting_pong = false;
                     Ok(())
                 }
-                // tungstenite answers pings itself.
-                Some(Ok(Message::Ping(_) | Message::Frame(_))) => Ok(()),
+                // tungstenite parks the pong; the writer's flush sends it, and a peer that does not read
+                // blocks that flush, so its pings fill the queue like any other frame (module docs).
+                Some(Ok(Message::Ping(_))) => enqueue_outgoing(queue, Outgoing::Flush),
+                Some(Ok(Message::Frame(_))) => Ok(()),
             },
             _ = pings.tick() => {
                 if awaiting_pong {
@@ -149,8 +168,13 @@ async fn main_loop(
 }
 
 /// Queues a frame; a full queue means the client is too slow.
-fn enqueue(queue: &mpsc::Sender<Message>, message: Message) -> Result<(), End> {
-    queue.try_send(message).map_err(|e| match e {
+fn enqueue(queue: &mpsc::Sender<Outgoing>, message: Message) -> Result<(), End> {
+    enqueue_outgoing(queue, Outgoing::Frame(message))
+}
+
+/// Queues a frame or a flush; a full queue means the client is too slow.
+fn enqueue_outgoing(queue: &mpsc::Sender<Outgoing>, outgoing: Outgoing) -> Result<(), End> {
+    queue.try_send(outgoing).map_err(|e| match e {
         mpsc::error::TrySendError::Full(_) => End::TooSlow,
         mpsc::error::TrySendError::Closed(_) => End::PeerGone,
     })
@@ -193,17 +217,22 @@ const MAX_BATCH: usize = 64;
 /// in a few milliseconds, and 1,000 sessions take tens of milliseconds to serve), the sessions served last
 /// find several frames queued: writing them together costs one system call instead of one each, so the
 /// backlog shrinks instead of compounding. Nothing waits for a batch to fill; a lone frame goes out at once.
+/// A [`Outgoing::Flush`] sends nothing itself: the batch's one flush covers it.
 async fn send_batch(
     sink: &mut SplitSink<HyperWebsocketStream, Message>,
-    first: Message,
-    outgoing: &mut mpsc::Receiver<Message>,
+    first: Outgoing,
+    outgoing: &mut mpsc::Receiver<Outgoing>,
 ) -> Result<(), hyper_tungstenite::tungstenite::Error> {
-    sink.feed(first).await?;
+    if let Outgoing::Frame(message) = first {
+        sink.feed(message).await?;
+    }
     for _ in 1..MAX_BATCH {
-        let Ok(message) = outgoing.try_recv() else {
+        let Ok(next) = outgoing.try_recv() else {
             break;
         };
-        sink.feed(message).await?;
+        if let Outgoing::Frame(message) = next {
+            sink.feed(message).await?;
+        }
     }
     sink.flush().await
 }
@@ -211,7 +240,7 @@ async fn send_batch(
 /// Sends queued frames until the main loop signals the end, then the close frame (bounded in time).
 async fn write_loop(
     mut sink: SplitSink<HyperWebsocketStream, Message>,
-    mut outgoing: mpsc::Receiver<Message>,
+    mut outgoing: mpsc::Receiver<Outgoing>,
     mut close: oneshot::Receiver<Option<CloseFrame>>,
 ) {
     let close_frame = loop {
