@@ -95,7 +95,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .thread_block()
         .context("blocking SIGTERM/SIGINT during start-up")?;
     sys::mark_inherited_fds_cloexec().context("marking inherited descriptors close-on-exec")?;
-    let (listener, origin) = socket::open(&cfg.socket.path, ids.frontend_gid)?;
+    let (listener, origin) = socket::open_listener(&cfg.socket.path, ids.frontend_gid)?;
     tracing::info!(?origin, path = %cfg.socket.path.display(), "listening");
     let (launcher_end, broker_end) =
         std::os::unix::net::UnixStream::pair().context("creating the launcher socketpair")?;
