@@ -171,6 +171,18 @@ fn bind(path: &Path, frontend_gid: Gid) -> Result<UnixListener, SocketError> {
     Ok(listener)
 }
 
+/// What `--check-config` says about the socket's directory: `Ok(true)` when it exists and only root can
+/// change it, `Ok(false)` when it does not exist yet (the helper, or systemd's `.socket` unit, creates it).
+pub fn check_directory(socket: &Path) -> Result<bool, SocketError> {
+    let Some(dir) = socket.parent() else {
+        return Ok(false);
+    };
+    match std::fs::symlink_metadata(dir) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        _ => open_safe_dir(dir).map(|_| true),
+    }
+}
+
 /// Opens `dir` without following a symlink and checks on the descriptor that only root can change it;
 /// creates it (0755) when missing.
 fn open_safe_dir(dir: &Path) -> Result<OwnedFd, SocketError> {
