@@ -24,7 +24,7 @@ while True:
 "#;
 
 /// In a private mount namespace: a tmpfs on /run, the receiver at /run/systemd/journal/socket, then the
-/// frontend (uid 61001, as the harness starts it) with stderr appended to $ERRLOG and JOURNAL_STREAM set to
+/// frontend (uid $FRONTEND_ID, as the harness starts it) with stderr appended to $ERRLOG and JOURNAL_STREAM set to
 /// `dev:ino` of that file (or to $STREAM_OVERRIDE); stops the frontend with SIGTERM once $STOP exists.
 const SCRIPT: &str = r#"
 set -eu
@@ -35,7 +35,7 @@ RX=$!
 while [ ! -S /run/systemd/journal/socket ]; do sleep 0.05; done
 : > "$ERRLOG"
 STREAM=${STREAM_OVERRIDE:-$(stat -c '%d:%i' "$ERRLOG")}
-JOURNAL_STREAM=$STREAM /usr/bin/setpriv --reuid=61001 --regid=61001 --clear-groups --bounding-set=-all \
+JOURNAL_STREAM=$STREAM /usr/bin/setpriv --reuid="$FRONTEND_ID" --regid="$FRONTEND_ID" --clear-groups --bounding-set=-all \
   --inh-caps=-all -- "$FRONTEND" --config "$CONFIG" 2>>"$ERRLOG" &
 FE=$!
 while [ ! -e "$STOP" ]; do sleep 0.05; done
@@ -166,7 +166,6 @@ fn spawn(
         Some(value) => cmd.env("STREAM_OVERRIDE", value),
         None => cmd.env_remove("STREAM_OVERRIDE"),
     };
-    let _ = FRONTEND_ID; // the script's setpriv uses the same uid
     cmd.spawn().expect("unshare runs")
 }
 
