@@ -25,7 +25,7 @@ while True:
 
 /// In a private mount namespace: a tmpfs on /run, the receiver at /run/systemd/journal/socket, then the
 /// frontend (uid $FRONTEND_ID, as the harness starts it) with stderr appended to $ERRLOG and JOURNAL_STREAM set to
-/// `dev:ino` of that file (or to $STREAM_OVERRIDE); stops the frontend with SIGTERM once $STOP exists.
+/// `dev:ino` of that file (or to $STREAM_OVERRIDE); stops the frontend with SIGTERM once $STOP exists (or after 60 s, so nothing outlives a failed test).
 const SCRIPT: &str = r#"
 set -eu
 mount -t tmpfs -o mode=0755 tmpfs /run
@@ -38,7 +38,8 @@ STREAM=${STREAM_OVERRIDE:-$(stat -c '%d:%i' "$ERRLOG")}
 JOURNAL_STREAM=$STREAM /usr/bin/setpriv --reuid="$FRONTEND_ID" --regid="$FRONTEND_ID" --clear-groups --bounding-set=-all \
   --inh-caps=-all -- "$FRONTEND" --config "$CONFIG" 2>>"$ERRLOG" &
 FE=$!
-while [ ! -e "$STOP" ]; do sleep 0.05; done
+i=0
+while [ ! -e "$STOP" ] && [ $i -lt 1200 ]; do sleep 0.05; i=$((i + 1)); done
 kill -TERM $FE
 wait $FE || true
 sleep 0.2
@@ -99,14 +100,17 @@ async fn run_frontend(stack: &Stack, tag: &str, stream_override: Option<&str>) -
         w.join(format!("{tag}-stop")),
     );
     std::fs::write(&journal_out, b"").unwrap();
-    let mut child = spawn(
-        stack,
-        &receiver,
-        &journal_out,
-        &errlog,
-        &stop,
-        stream_override,
-    );
+    let mut child = StopOnDrop {
+        child: spawn(
+            stack,
+            &receiver,
+            &journal_out,
+            &errlog,
+            &stop,
+            stream_override,
+        ),
+        stop: stop.clone(),
+    };
     // Answered over mTLS (so it is serving and has logged its start), then stopped.
     let client = stack::client(stack);
     let deadline = Instant::now() + Duration::from_secs(20);
@@ -124,11 +128,25 @@ async fn run_frontend(stack: &Stack, tag: &str, stream_override: Option<&str>) -
         }
     }
     std::fs::write(&stop, b"").unwrap();
-    let status = child.wait().expect("script ends");
+    let status = child.child.wait().expect("script ends");
     assert!(status.success(), "{tag}: script {status}");
     Run {
         journal: entries(&std::fs::read(&journal_out).unwrap()),
         stderr: std::fs::read_to_string(&errlog).unwrap(),
+    }
+}
+
+/// Tells the script to stop and waits for it, also when an assertion fails first (the stack's work directory,
+/// which holds the stop file, still exists then: the guard is dropped before the stack).
+struct StopOnDrop {
+    child: Child,
+    stop: std::path::PathBuf,
+}
+
+impl Drop for StopOnDrop {
+    fn drop(&mut self) {
+        let _ = std::fs::write(&self.stop, b"");
+        let _ = self.child.wait();
     }
 }
 
@@ -160,6 +178,7 @@ fn spawn(
         lpa_testkit::paths::binary_path("linux-patch-api").unwrap(),
     )
     .env("CONFIG", stack.frontend_config_path())
+    .env("FRONTEND_ID", FRONTEND_ID.to_string())
     .env_remove("RUST_LOG")
     .stdin(Stdio::null());
     match stream_override {
