@@ -253,6 +253,19 @@ fn init_refuses_to_overwrite_a_ca_and_issue_refuses_to_overwrite_a_key() {
     assert!(String::from_utf8_lossy(&refused.stderr).contains("refusing to keep the CA"));
     assert!(!Path::new("/etc/linux_patch_api/ca").exists());
 
+    // A CA key others can read signs nothing.
+    let ca_key = ca_dir.join("ca.key");
+    std::fs::set_permissions(&ca_key, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let loose = ctl(&ca_dir, &["issue", "client", "eve", "--out", out_s]);
+    assert!(!loose.status.success());
+    assert!(
+        String::from_utf8_lossy(&loose.stderr).contains("mode 644"),
+        "{}",
+        String::from_utf8_lossy(&loose.stderr)
+    );
+    assert!(!out.join("eve.key").exists());
+    std::fs::set_permissions(&ca_key, std::fs::Permissions::from_mode(0o600)).unwrap();
+
     // Revoking a serial this CA never issued is refused (a typo must not pass silently).
     let unknown = ctl(&ca_dir, &["revoke", "0123456789abcdef"]);
     assert!(!unknown.status.success());

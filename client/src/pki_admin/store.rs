@@ -14,6 +14,7 @@ use lpa_pki::{Ca, Serial};
 use nix::fcntl::{Flock, FlockArg};
 use serde::{Deserialize, Serialize};
 use std::fs::{self, File, OpenOptions};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
 use super::files::{self, KEY_MODE, PUBLIC_MODE, WriteSpec};
@@ -145,6 +146,19 @@ impl CaDir {
         let cert = fs::read_to_string(&cert_path)
             .with_context(|| format!("cannot read {}", cert_path.display()))?;
         let key_path = Self::key_path(dir);
+        // Like ssh with a private key: a CA key others can read is already compromised; say so, sign nothing.
+        let mode = fs::metadata(&key_path)
+            .with_context(|| format!("cannot read {}", key_path.display()))?
+            .permissions()
+            .mode()
+            & 0o777;
+        if mode & 0o077 != 0 {
+            bail!(
+                "{} has mode {mode:03o}: group or others can read the CA key; treat it as compromised, or if \
+                 nobody could have read it, `chmod 600` it",
+                key_path.display()
+            );
+        }
         let key = fs::read_to_string(&key_path)
             .with_context(|| format!("cannot read {}", key_path.display()))?;
         let ca = Ca::from_pem(&cert, &key)
