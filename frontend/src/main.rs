@@ -165,7 +165,12 @@ fn run(args: &Args) -> Result<ExitCode> {
     // Bound (or taken from systemd) before confinement: seccomp forbids bind/listen afterwards.
     let (std_listener, source) = open_listener(&config.server)?;
     // Connected now: after confinement Landlock would refuse to reach an abstract notification socket.
-    let notifier = Notifier::from_env().context("cannot connect to NOTIFY_SOCKET")?;
+    // An unreachable socket is logged, not fatal: a stale NOTIFY_SOCKET inherited outside systemd must not stop
+    // the daemon (under systemd, a Type=notify unit that never hears READY=1 fails visibly at its timeout).
+    let notifier = Notifier::from_env().unwrap_or_else(|e| {
+        warn!(error = %e, "cannot connect to NOTIFY_SOCKET; the service manager will not be notified");
+        Notifier::none()
+    });
     // Still one thread: confinement applies to every thread the runtime will start.
     let confined = confinement::confine(&config, &args.config).with_context(|| {
         format!(

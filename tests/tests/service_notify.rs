@@ -1,7 +1,7 @@
 //! The real, confined frontend tells systemd when it is ready and when it stops (`Type=notify`): a datagram
 //! socket set as `NOTIFY_SOCKET` receives `READY=1` once the port answers over mTLS, and `STOPPING=1` on
 //! SIGTERM — for a pathname socket and for an abstract one (which Landlock's scoping would refuse to a
-//! socket created after confinement).
+//! socket created after confinement). A socket nobody listens on is logged and does not stop the daemon.
 
 use lpa_testkit::harness::{FRONTEND_ID, Stack};
 use lpa_tests::stack;
@@ -92,4 +92,27 @@ async fn the_confined_frontend_sends_ready_and_stopping_to_notify_socket() {
         UnixDatagram::bind_addr(&SocketAddr::from_abstract_name(name.as_bytes()).expect("addr"))
             .expect("bind abstract");
     ready_then_stopping(&stack, &rx, &format!("@{name}")).await;
+
+    // A NOTIFY_SOCKET nobody listens on (inherited outside systemd) is logged, and the daemon serves anyway.
+    let mut child = spawn_frontend(&stack, "/nonexistent/notify");
+    let client = stack::client(&stack);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    loop {
+        match client.health().await {
+            Ok(resp) => {
+                assert_eq!(resp.status, 200);
+                break;
+            }
+            Err(e) if std::time::Instant::now() > deadline => panic!("no answer: {e}"),
+            Err(_) => tokio::time::sleep(Duration::from_millis(100)).await,
+        }
+    }
+    let log = std::fs::read_to_string(stack.work_dir().join("notify-frontend.log")).unwrap();
+    assert!(log.contains("cannot connect to NOTIFY_SOCKET"), "{log}");
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .expect("SIGTERM");
+    assert!(child.wait().expect("exits").success());
 }
