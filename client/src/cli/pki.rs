@@ -35,7 +35,7 @@ pub enum PkiCommand {
         #[arg(long, default_value = "linux-patch-api CA")]
         name: String,
         /// Validity in days.
-        #[arg(long, default_value_t = 3650)]
+        #[arg(long, default_value_t = 3650, value_parser = clap::value_parser!(u32).range(1..))]
         days: u32,
     },
     /// Issue a server or client certificate signed by the CA.
@@ -53,7 +53,7 @@ pub enum PkiCommand {
         #[arg(long, default_value = AGENT_CRL, value_name = "PATH")]
         out: PathBuf,
         /// Days until its nextUpdate.
-        #[arg(long, default_value_t = 30)]
+        #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u32).range(1..))]
         days: u32,
     },
     /// List the certificates this CA issued, with their status.
@@ -98,7 +98,7 @@ pub enum IssueCommand {
 #[derive(Debug, Clone, Copy, Args)]
 pub struct IssueArgs {
     /// Validity in days.
-    #[arg(long, default_value_t = 365)]
+    #[arg(long, default_value_t = 365, value_parser = clap::value_parser!(u32).range(1..))]
     pub days: u32,
     /// Replace existing output files (atomically) instead of refusing.
     #[arg(long)]

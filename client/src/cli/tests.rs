@@ -229,6 +229,19 @@ fn pki_commands_parse_with_the_agent_paths_as_defaults() {
     assert!(
         matches!(pki.command, PkiCommand::Crl { ref out, days: 30 } if out == std::path::Path::new("/etc/linux_patch_api/certs/crl.pem"))
     );
+    // Zero days would make a certificate that expires within the hour: refused.
+    assert!(
+        Cli::try_parse_from([
+            "linux-patch-ctl",
+            "pki",
+            "issue",
+            "client",
+            "a",
+            "--days",
+            "0"
+        ])
+        .is_err()
+    );
     // An address that is not an IP is refused by the parser, not turned into a DNS name.
     assert!(
         Cli::try_parse_from(["linux-patch-ctl", "pki", "issue", "server", "--ip", "host"]).is_err()
