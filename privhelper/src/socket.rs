@@ -134,7 +134,13 @@ fn bind(path: &Path, frontend_gid: Gid) -> Result<UnixListener, SocketError> {
     let _ = unlinkat(&dir_fd, tmp, UnlinkatFlags::NoRemoveDir);
     // Through the directory descriptor: the bind lands in the directory that was checked, whatever happens
     // to the path's components meanwhile.
-    let via_fd = PathBuf::from(format!("/proc/self/fd/{}/{tmp_name}", dir_fd.as_raw_fd()));
+    // Without /proc (a minimal container), the checked directory's own path: only root can change what it
+    // names, because it and its entries are root's alone.
+    let via_fd = if Path::new("/proc/self/fd").is_dir() {
+        PathBuf::from(format!("/proc/self/fd/{}/{tmp_name}", dir_fd.as_raw_fd()))
+    } else {
+        dir.join(&tmp_name)
+    };
     // Single-threaded here, so changing the process umask and the filesystem gid around bind() is race-free.
     let old_mask = umask(Mode::from_bits_truncate(0o777 & !SOCKET_MODE));
     let old_fsgid = setfsgid(frontend_gid);
