@@ -9,6 +9,8 @@ use clap::{Args, Parser, Subcommand};
 use std::path::PathBuf;
 use std::time::Duration;
 
+pub mod pki;
+
 /// `linux-patch-ctl`.
 #[derive(Debug, Parser)]
 #[command(
@@ -52,6 +54,8 @@ pub enum Command {
         #[arg(long, default_value = "apt")]
         backend: String,
     },
+    /// The certificate authority: create it, issue server and client certificates, revoke, publish the CRL.
+    Pki(pki::PkiArgs),
     /// A command against an agent.
     #[command(flatten)]
     Api(ApiCommand),

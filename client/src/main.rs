@@ -3,6 +3,8 @@
 //! Exit status: 0 on success (with `--wait`/`watch`: the job completed), 1 when a request is refused or the
 //! job ended otherwise (failed, cancelled, timeout), 2 when `--wait`/`watch` gave up before the job ended.
 
+mod pki_admin;
+
 use anyhow::{Context, Result};
 use clap::Parser;
 use lpa_client::cli::{Action, Cli, Command};
@@ -125,6 +127,14 @@ fn main() -> Result<ExitCode> {
             }))?;
             Ok(ExitCode::SUCCESS)
         }
+        Command::Pki(pki) => match pki_admin::run(pki) {
+            Ok(()) => Ok(ExitCode::SUCCESS),
+            // One readable line (with its causes), not a debug dump: an operator reads this.
+            Err(e) => {
+                eprintln!("linux-patch-ctl pki: error: {e:#}");
+                Ok(ExitCode::FAILURE)
+            }
+        },
         Command::Api(command) => {
             let client = ApiClient::new(&credentials(&cli)?)?;
             runtime.block_on(request(&client, command.action()))

@@ -153,6 +153,9 @@ const LEGACY: &[i64] = &[];
 
 /// Creating, replacing and removing files: the frontend's atomic writes in its state directory.
 const FILE_CHANGES: &[i64] = &[
+    // tracing-journald hands an event too large for one datagram to the journal as a sealed memfd
+    // (frontend/src/logging.rs); without it such an event would kill the daemon.
+    libc::SYS_memfd_create,
     libc::SYS_mkdirat,
     libc::SYS_unlinkat,
     libc::SYS_renameat,

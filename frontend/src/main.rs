@@ -13,6 +13,7 @@
 #![forbid(unsafe_code)]
 
 mod confinement;
+mod logging;
 
 use anyhow::{Context as _, Result};
 use clap::Parser;
@@ -20,6 +21,7 @@ use lpa_frontend::config::{self, LoadedConfig, UnknownKey};
 use lpa_frontend::http::{ApiSettings, AppState};
 use lpa_frontend::jobs::JobSettings;
 use lpa_frontend::listener::{self, Limits, ListenerSource};
+use lpa_frontend::notify::{Notifier, NotifyState};
 use lpa_frontend::tls;
 use lpa_frontend::whitelist::Whitelist;
 use std::path::PathBuf;
@@ -127,7 +129,8 @@ fn run(args: &Args) -> Result<ExitCode> {
         config,
         unknown_keys,
     } = config::load(&args.config)?;
-    init_logging(&config.logging.level);
+    let log_target = logging::init(&config.logging.level);
+    info!(?log_target, "logging");
     for key in &unknown_keys {
         warn!("{key}");
     }
@@ -161,6 +164,8 @@ fn run(args: &Args) -> Result<ExitCode> {
 
     // Bound (or taken from systemd) before confinement: seccomp forbids bind/listen afterwards.
     let (std_listener, source) = open_listener(&config.server)?;
+    // Connected now: after confinement Landlock would refuse to reach an abstract notification socket.
+    let notifier = Notifier::from_env().context("cannot connect to NOTIFY_SOCKET")?;
     // Still one thread: confinement applies to every thread the runtime will start.
     let confined = confinement::confine(&config, &args.config).with_context(|| {
         format!(
@@ -205,6 +210,13 @@ fn run(args: &Args) -> Result<ExitCode> {
         jobs.start();
         let shutdown = CancellationToken::new();
         let mut serving = tokio::spawn(listener::serve(tcp, ctx, shutdown.clone()));
+        // The listener accepts (and has since it was bound): tell systemd we are up (Type=notify).
+        if let Err(e) = notifier.notify(&[
+            NotifyState::Ready,
+            NotifyState::Status(&format!("serving on {addr}")),
+        ]) {
+            warn!(error = %e, "cannot notify the service manager (READY=1)");
+        }
         tokio::select! {
             _ = sigterm.recv() => info!("SIGTERM received; shutting down"),
             _ = sigint.recv() => info!("SIGINT received; shutting down"),
@@ -212,6 +224,9 @@ fn run(args: &Args) -> Result<ExitCode> {
                 joined.context("accept loop failed")?;
                 anyhow::bail!("accept loop stopped unexpectedly");
             }
+        }
+        if let Err(e) = notifier.notify(&[NotifyState::Stopping]) {
+            warn!(error = %e, "cannot notify the service manager (STOPPING=1)");
         }
         shutdown.cancel();
         match tokio::time::timeout(DRAIN_TIMEOUT, serving).await {
@@ -243,20 +258,6 @@ fn open_listener(
     let l = std::net::TcpListener::bind(addr)
         .map_err(|source| listener::ListenerError::Bind { addr, source })?;
     Ok((l, ListenerSource::Bound))
-}
-
-/// Logs to stderr (the journal captures it under systemd). `RUST_LOG`, when set and valid, overrides
-/// `logging.level`, which validation has already checked.
-fn init_logging(level: &str) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .or_else(|_| tracing_subscriber::EnvFilter::builder().parse(level))
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    // Colours only on a terminal: the journal and log files would store the escape codes verbatim.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter)
-        .init();
 }
 
 /// API.md: an unreadable or invalid whitelist means deny all; the daemon keeps running so that fixing the

@@ -211,3 +211,42 @@ fn wait_with_timeout(child: &mut std::process::Child, limit: Duration) -> Option
     let _ = child.kill();
     None
 }
+
+#[test]
+fn without_a_server_certificate_the_daemon_refuses_with_one_line_naming_file_and_command() {
+    assert_root();
+    let setup = Setup::new(12443, "");
+    let config = setup.config();
+    let cert = setup.dir.path().join("server.pem");
+    let pem = std::fs::read(&cert).unwrap();
+    std::fs::remove_file(&cert).unwrap();
+    for extra in [&[][..], &["--check-config"][..]] {
+        let mut args = vec!["--config", config.to_str().unwrap()];
+        args.extend_from_slice(extra);
+        let output = as_frontend_user(&args).output().unwrap();
+        assert_eq!(output.status.code(), Some(1), "{}", text(&output));
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let lines: Vec<&str> = stderr.lines().collect();
+        let line = lines
+            .iter()
+            .find(|l| l.contains("no server certificate"))
+            .unwrap_or_else(|| panic!("{extra:?}: {stderr}"));
+        assert!(line.contains(&cert.display().to_string()), "{line}");
+        assert!(line.contains("linux-patch-ctl pki issue server"), "{line}");
+        assert!(
+            line.contains(&format!("--out {}", setup.dir.path().display())),
+            "{line}"
+        );
+        // The daemon itself says nothing else: that one line is the whole story.
+        if extra.is_empty() {
+            assert_eq!(lines.len(), 1, "{stderr}");
+        }
+    }
+    // Positive control: with the certificate back, --check-config passes.
+    std::fs::write(&cert, &pem).unwrap();
+    std::fs::set_permissions(&cert, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let output = as_frontend_user(&["--config", config.to_str().unwrap(), "--check-config"])
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(0), "{}", text(&output));
+}

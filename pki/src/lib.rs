@@ -7,6 +7,7 @@
 //! - [`Ca::issue_server`] / [`Ca::issue_client`] — leaf certificates with the matching extended key usage
 //!   (`serverAuth` or `clientAuth`), returned as an [`IssuedCert`].
 //! - [`Ca::crl`] — a signed certificate revocation list naming revoked [`Serial`]s.
+//! - [`CertInfo`] — serial, name and expiry read back from a certificate (to revoke one given as a file).
 //! - [`Validity`] — an explicit `not_before`/`not_after` window; nothing here picks a date for you, so tests can
 //!   issue certificates that are already expired or not yet valid.
 //!
@@ -20,10 +21,12 @@
 
 mod ca;
 mod error;
+mod inspect;
 mod serial;
 mod validity;
 
 pub use ca::{Ca, IssuedCert};
 pub use error::PkiError;
+pub use inspect::CertInfo;
 pub use serial::Serial;
 pub use validity::Validity;

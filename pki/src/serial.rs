@@ -46,6 +46,16 @@ impl Serial {
         Ok(Self(bytes))
     }
 
+    /// A serial from the big-endian bytes a certificate carries (a leading zero byte, which DER adds to keep a
+    /// number positive, is dropped so that the same number always compares equal).
+    pub fn from_be_bytes(bytes: &[u8]) -> Result<Self, PkiError> {
+        let trimmed: Vec<u8> = bytes.iter().copied().skip_while(|b| *b == 0).collect();
+        if trimmed.is_empty() || trimmed.len() > MAX_LEN {
+            return Err(PkiError::BadSerial(format!("{bytes:02x?}")));
+        }
+        Ok(Self(trimmed))
+    }
+
     /// The big-endian bytes, as they appear in the certificate.
     pub fn as_bytes(&self) -> &[u8] {
         &self.0

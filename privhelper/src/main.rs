@@ -6,6 +6,8 @@
 //! broker (empties its bounding set, drops privileges, confines itself with Landlock and seccomp, then
 //! builds its runtime); the parent stays root and unconfined as the launcher.
 
+mod check_config;
+
 use anyhow::{Context, bail};
 use clap::Parser;
 use lpa_privhelper::broker::{self, BrokerSettings, peer::PeerPolicy};
@@ -28,13 +30,18 @@ struct Args {
     /// Path of helper.yaml.
     #[arg(long, default_value = "/etc/linux_patch_api/helper.yaml")]
     config: PathBuf,
-    /// Validate the configuration (users, backend) and exit.
+    /// Check everything the helper would refuse at start (config, users, backend, reboot command, package
+    /// root, socket directory), print each problem, and exit: 0 = would start, 1 = would refuse.
     #[arg(long)]
     check_config: bool,
 }
 
 fn main() -> ExitCode {
     let args = Args::parse();
+    if args.check_config {
+        // Before logging is set up: the verdict is for a person or ExecStartPre, not for the log.
+        return check_config::run(&args.config);
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
@@ -70,16 +77,6 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         }
         Err(e) => bail!("{}: `reboot.command`: {e}", args.config.display()),
     };
-    if args.check_config {
-        println!(
-            "{}: ok (backend {backend}, package root {}, broker uid {}, frontend uid {})",
-            args.config.display(),
-            cfg.package_root.display(),
-            ids.broker_uid,
-            ids.frontend_uid
-        );
-        return Ok(ExitCode::SUCCESS);
-    }
     if !nix::unistd::geteuid().is_root() {
         bail!(
             "must be started as root (it forks an unprivileged broker and keeps a root launcher)"
@@ -95,7 +92,7 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
         .thread_block()
         .context("blocking SIGTERM/SIGINT during start-up")?;
     sys::mark_inherited_fds_cloexec().context("marking inherited descriptors close-on-exec")?;
-    let (listener, origin) = socket::open(&cfg.socket.path, ids.frontend_gid)?;
+    let (listener, origin) = socket::open_listener(&cfg.socket.path, ids.frontend_gid)?;
     tracing::info!(?origin, path = %cfg.socket.path.display(), "listening");
     let (launcher_end, broker_end) =
         std::os::unix::net::UnixStream::pair().context("creating the launcher socketpair")?;

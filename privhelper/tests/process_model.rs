@@ -14,7 +14,7 @@ fn broker_runs_as_its_own_uid_without_groups_and_launcher_stays_root() {
     let launcher = proc_status(h.pid()).unwrap();
     assert_eq!(launcher.uids, [0, 0, 0, 0]);
     let broker = broker_pid(h.pid());
-    let st = proc_status(broker).unwrap();
+    let st = settled_status(broker);
     assert_eq!(st.uids, [BROKER_UID; 4], "broker uids");
     assert_eq!(st.gids, [BROKER_UID; 4], "broker gids");
     assert!(
@@ -25,6 +25,20 @@ fn broker_runs_as_its_own_uid_without_groups_and_launcher_stays_root() {
     // Non-dumpable: its /proc entries belong to root, not to the broker's uid.
     let meta = std::fs::metadata(format!("/proc/{broker}/environ")).unwrap();
     assert_eq!(std::os::unix::fs::MetadataExt::uid(&meta), 0);
+}
+
+/// The broker's status once it has left root. The socket accepts connections before the fork, so right
+/// after start-up the broker may still be dropping its privileges; a broker that never drops them still
+/// fails the caller's assertion after 5 s.
+fn settled_status(broker: i32) -> ProcStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let st = proc_status(broker).unwrap();
+        if st.uids != [0; 4] || std::time::Instant::now() > deadline {
+            return st;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
 }
 
 /// Connects as `uid` (with the frontend's group, so the 0660 socket itself lets it in) using python3,
@@ -197,5 +211,5 @@ fn socket_activation_passes_the_listener_and_the_configured_path_is_not_bound() 
         "the configured path must stay unused"
     );
     let broker = broker_pid(h.pid());
-    assert_eq!(proc_status(broker).unwrap().uids, [BROKER_UID; 4]);
+    assert_eq!(settled_status(broker).uids, [BROKER_UID; 4]);
 }

@@ -9,7 +9,7 @@ fn action(args: &[&str]) -> Action {
     argv.extend_from_slice(args);
     match Cli::try_parse_from(argv).unwrap().command {
         Command::Api(cmd) => cmd.action(),
-        Command::Demo { .. } => panic!("not an API command"),
+        Command::Demo { .. } | Command::Pki(_) => panic!("not an API command"),
     }
 }
 
@@ -185,4 +185,52 @@ fn read_commands_keep_their_paths() {
 fn demo_is_its_own_command() {
     let cli = Cli::try_parse_from(["linux-patch-ctl", "demo", "--port", "13443"]).unwrap();
     assert!(matches!(cli.command, Command::Demo { port: 13443, .. }));
+}
+
+#[test]
+fn pki_commands_parse_with_the_agent_paths_as_defaults() {
+    use super::pki::{IssueCommand, PkiCommand};
+    let cli = Cli::try_parse_from([
+        "linux-patch-ctl",
+        "pki",
+        "--dir",
+        "/srv/ca",
+        "issue",
+        "server",
+        "--dns",
+        "a.example",
+        "--ip",
+        "10.0.0.1",
+    ])
+    .unwrap();
+    let Command::Pki(pki) = cli.command else {
+        panic!("not pki")
+    };
+    assert_eq!(pki.dir.as_deref(), Some(std::path::Path::new("/srv/ca")));
+    match pki.command {
+        PkiCommand::Issue(IssueCommand::Server {
+            dns,
+            ip,
+            out,
+            common,
+            ..
+        }) => {
+            assert_eq!(dns, ["a.example"]);
+            assert_eq!(ip, ["10.0.0.1".parse::<std::net::IpAddr>().unwrap()]);
+            assert_eq!(out, std::path::Path::new(super::pki::AGENT_CERT_DIR));
+            assert_eq!((common.days, common.force), (365, false));
+        }
+        other => panic!("{other:?}"),
+    }
+    let cli = Cli::try_parse_from(["linux-patch-ctl", "pki", "crl"]).unwrap();
+    let Command::Pki(pki) = cli.command else {
+        panic!("not pki")
+    };
+    assert!(
+        matches!(pki.command, PkiCommand::Crl { ref out, days: 30 } if out == std::path::Path::new("/etc/linux_patch_api/certs/crl.pem"))
+    );
+    // An address that is not an IP is refused by the parser, not turned into a DNS name.
+    assert!(
+        Cli::try_parse_from(["linux-patch-ctl", "pki", "issue", "server", "--ip", "host"]).is_err()
+    );
 }

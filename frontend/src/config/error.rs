@@ -43,6 +43,29 @@ pub enum ConfigError {
         /// Where and what.
         issue: Issue,
     },
+    /// A TLS file the configuration names does not exist: the first thing a fresh install meets, so it is
+    /// one line naming the file and the command that creates it, not a list of issues.
+    #[error(
+        "no server certificate: {} does not exist ({}); create it where the CA is kept with \
+         `linux-patch-ctl pki issue server --dir CA_DIR --dns HOSTNAME --out {}` and install ca.pem, server.pem \
+         and server.key (mode 0600, owned by this daemon's user) there (see docs/PKI.md)",
+        file.display(),
+        match line {
+            Some(line) => format!("`{key}`, line {line} of {}", path.display()),
+            None => format!("`{key}` is not set in {}: this is the default", path.display()),
+        },
+        file.parent().map(|d| d.display().to_string()).unwrap_or_default()
+    )]
+    MissingCertificate {
+        /// The configuration file.
+        path: PathBuf,
+        /// `tls.server_cert`, `tls.server_key` or `tls.ca_cert`.
+        key: &'static str,
+        /// The key's line, `None` when the default is in use.
+        line: Option<u64>,
+        /// The missing file.
+        file: PathBuf,
+    },
     /// The file parsed but one or more values are invalid.
     #[error("{}: invalid configuration:{}", path.display(), render_issues(issues))]
     Invalid {

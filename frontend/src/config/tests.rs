@@ -138,24 +138,37 @@ fn out_of_range_port_is_an_error_naming_line_and_key() {
 fn missing_certificate_file_names_key_line_and_path() {
     let (dir, tls) = cert_dir();
     fs::remove_file(dir.path().join("server.key")).unwrap();
-    let issue = only_issue(parse_text(&tls).unwrap_err());
-    assert_eq!(
-        (issue.key.as_str(), issue.line),
-        ("tls.server_key", Some(4))
-    );
-    assert!(issue.message.contains("server.key"), "{}", issue.message);
+    // A missing TLS file is the one-line "no server certificate" error (issue 10), not an issue list.
+    let err = parse_text(&tls).unwrap_err();
+    let text = err.to_string();
+    let ConfigError::MissingCertificate {
+        key, line, file, ..
+    } = err
+    else {
+        panic!("expected MissingCertificate, got {text}")
+    };
+    assert_eq!((key, line), ("tls.server_key", Some(4)));
+    assert_eq!(file, dir.path().join("server.key"));
+    assert!(!text.contains('\n'), "{text}");
+    assert!(text.contains("line 4 of /etc/lpa/config.yaml"), "{text}");
+    assert!(text.contains("linux-patch-ctl pki issue server"), "{text}");
 }
 
 #[test]
 fn missing_default_certificate_says_the_default_is_used() {
     let text = "server:\n  port: 1\n";
     let err = parse_text(text).unwrap_err();
-    let ConfigError::Invalid { issues, .. } = err else {
-        panic!("expected Invalid")
+    let text = err.to_string();
+    let ConfigError::MissingCertificate { key, line, .. } = err else {
+        panic!("expected MissingCertificate, got {text}")
     };
-    let ca = issues.iter().find(|i| i.key == "tls.ca_cert").unwrap();
-    assert_eq!(ca.line, None);
-    assert!(ca.message.contains("default"), "{}", ca.message);
+    // The first TLS file checked is the server certificate; none of the defaults exist here.
+    assert_eq!((key, line), ("tls.server_cert", None));
+    assert!(
+        text.contains("/etc/linux_patch_api/certs/server.pem"),
+        "{text}"
+    );
+    assert!(text.contains("default"), "{text}");
 }
 
 #[test]

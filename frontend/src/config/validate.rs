@@ -8,6 +8,7 @@ use std::path::Path;
 
 /// Checks `config` (parsed from `path`, keys located by `index`).
 pub fn validate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), ConfigError> {
+    missing_certificate(path, config, index)?;
     let mut issues = Issues {
         index,
         list: Vec::new(),
@@ -90,6 +91,27 @@ pub fn validate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), Co
             issues: issues.list,
         })
     }
+}
+
+/// A fresh install without certificates gets one line naming the missing file and the `pki` command that
+/// creates it (issue 10), before any other check.
+fn missing_certificate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), ConfigError> {
+    for (key, file) in [
+        ("tls.server_cert", &config.tls.server_cert),
+        ("tls.server_key", &config.tls.server_key),
+        ("tls.ca_cert", &config.tls.ca_cert),
+    ] {
+        if matches!(std::fs::symlink_metadata(file), Err(e) if e.kind() == std::io::ErrorKind::NotFound)
+        {
+            return Err(ConfigError::MissingCertificate {
+                path: path.to_path_buf(),
+                key,
+                line: index.line_of(key),
+                file: file.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 struct Issues<'a> {
