@@ -161,7 +161,8 @@ async fn helper_lost_after_changes_started_is_settled_from_the_package_database(
 }
 
 #[tokio::test]
-async fn helper_lost_after_changes_started_fails_interrupted_at_the_deadline_when_never_installed() {
+async fn helper_lost_after_changes_started_fails_interrupted_at_the_deadline_when_never_installed()
+{
     let dir = tempfile::tempdir().unwrap();
     let (_broker, _reads) = broker_losing_the_change(
         dir.path(),
