@@ -121,7 +121,17 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
                 ..SpawnPolicy::default()
             };
             let table = launcher_table(&cfg, backend, reboot_command)?;
-            match launcher::serve(launcher_end, child, table, policy) {
+            // The socket listens and the broker exists: a Type=notify unit may start its dependants. Only
+            // the launcher (systemd's main pid) notifies; the broker and every child get a clean environment
+            // or are confined. (A pathname NOTIFY_SOCKET, as systemd uses for system services.)
+            if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Ready]) {
+                tracing::warn!(error = %e, "cannot notify the service manager (READY=1)");
+            }
+            let exit = launcher::serve(launcher_end, child, table, policy);
+            if let Err(e) = sd_notify::notify(&[sd_notify::NotifyState::Stopping]) {
+                tracing::warn!(error = %e, "cannot notify the service manager (STOPPING=1)");
+            }
+            match exit {
                 Exit::Signalled(sig) => {
                     tracing::info!(signal = %sig, "stopped");
                     Ok(ExitCode::SUCCESS)
