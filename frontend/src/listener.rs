@@ -11,7 +11,9 @@
 //!    bad client certificate, TLS ≤ 1.2, plain HTTP, timeout) are logged at info with the peer and reason;
 //!    the client sees at most a TLS alert from rustls, never an HTTP response.
 //! 4. **HTTP/1.1** with header-count, header-size and buffer limits; `server.request_timeout_seconds` bounds
-//!    reading a request head, which also bounds idle keep-alive.
+//!    reading a request head, which also bounds idle keep-alive. Every connection hyper ends closes with a
+//!    lingering close (`linger`), so an answer given before the request was read (413, 408, 431) reaches a
+//!    client that is still sending instead of being destroyed by a TCP reset.
 //!
 //! Shutdown: cancelling the token stops the accept loop, asks every connection to finish its current request
 //! (hyper's graceful shutdown) and waits for the [`TaskTracker`]. hyper's own `GracefulShutdown` cannot watch
@@ -37,14 +39,17 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
+mod linger;
 #[cfg(test)]
 mod tests;
 
-/// Most header lines in one request (more gets 431).
-const MAX_HEADERS: usize = 64;
-/// Largest request head in bytes (larger gets 431 and the connection is closed).
-const MAX_HEADER_SIZE: usize = 16 * 1024;
-/// hyper's read buffer per connection (hyper panics below 8 KiB).
+pub use linger::{LINGER_BYTES, LINGER_TIME};
+
+/// Most header lines hyper parses (beyond, hyper answers a bare 431). The API's own limit is lower
+/// ([`http::MAX_HEADERS`]) and answered with an enveloped 431; this is only the parser's ceiling.
+const PARSER_MAX_HEADERS: usize = 2 * http::MAX_HEADERS;
+/// hyper's read buffer per connection (hyper panics below 8 KiB). Also the ceiling for a request head that
+/// hyper parses at all: heads above [`http::MAX_HEAD_BYTES`] but below this get the enveloped 431.
 const MAX_BUF_SIZE: usize = 64 * 1024;
 /// Pause after an accept error caused by resource exhaustion, so a full fd table does not spin the loop.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
@@ -237,11 +242,11 @@ async fn serve_connection(
         .timer(TokioTimer::new())
         .keep_alive(true)
         .header_read_timeout(ctx.limits.request_timeout)
-        .max_headers(MAX_HEADERS)
-        .max_header_size(MAX_HEADER_SIZE)
+        .max_headers(PARSER_MAX_HEADERS)
+        .max_header_size(MAX_BUF_SIZE)
         .max_buf_size(MAX_BUF_SIZE);
     let connection = builder
-        .serve_connection(TokioIo::new(tls), service)
+        .serve_connection(TokioIo::new(linger::Lingering::new(tls)), service)
         .with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {

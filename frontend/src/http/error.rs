@@ -72,6 +72,19 @@ pub enum ApiError {
         /// `server.max_body_bytes`.
         limit: usize,
     },
+    /// 431 `HEADERS_TOO_LARGE` (an addition to the contract): the request head has more than
+    /// [`super::MAX_HEADERS`] lines or [`super::MAX_HEAD_BYTES`] bytes.
+    #[error("request head exceeds the limit of {max_headers} header lines or {max_bytes} bytes")]
+    HeadersTooLarge {
+        /// Most header lines.
+        max_headers: usize,
+        /// Most bytes of request line and headers.
+        max_bytes: usize,
+    },
+    /// 415 `UNSUPPORTED_MEDIA_TYPE` (an addition to the contract): a request body that is not declared
+    /// `application/json`.
+    #[error("request bodies must be application/json")]
+    UnsupportedMediaType,
     /// 408 `REQUEST_TIMEOUT` (an addition to the contract): the body did not arrive in time.
     #[error("request body was not received within {seconds} seconds")]
     RequestTimeout {
@@ -159,6 +172,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::HelperUnavailable { .. } | ApiError::ServiceUnhealthy { .. } => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
@@ -180,6 +195,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::RequestTimeout { .. } => "REQUEST_TIMEOUT",
+            ApiError::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::HelperUnavailable { .. } => "HELPER_UNAVAILABLE",
             ApiError::ServiceUnhealthy { .. } => "SERVICE_UNHEALTHY",
             ApiError::PackageManager { .. } => "PKG_MANAGER_ERROR",
@@ -213,6 +230,10 @@ impl ApiError {
                 "allowed_methods": allow.iter().map(Method::as_str).collect::<Vec<_>>()
             })),
             ApiError::PayloadTooLarge { limit } => Some(json!({ "max_body_bytes": limit })),
+            ApiError::HeadersTooLarge {
+                max_headers,
+                max_bytes,
+            } => Some(json!({ "max_headers": max_headers, "max_head_bytes": max_bytes })),
             ApiError::QueueFull { depth, .. } => Some(json!({ "max_queue_depth": depth })),
             ApiError::RebootBlocked { active_jobs, .. } => {
                 Some(json!({ "active_package_jobs": active_jobs }))
