@@ -45,6 +45,8 @@ pub struct Config {
     pub cache: CacheSection,
     /// Self-confinement at start.
     pub security: SecuritySection,
+    /// The job WebSocket.
+    pub websocket: WebsocketSection,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             logging: LoggingSection::default(),
             cache: CacheSection::default(),
             security: SecuritySection::default(),
+            websocket: WebsocketSection::default(),
         }
     }
 }
@@ -266,6 +269,15 @@ impl Default for SecuritySection {
             landlock_min_abi: 1,
         }
     }
+}
+
+/// `websocket:` — the job WebSocket (`/api/v1/ws/jobs`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebsocketSection {
+    /// Origins (`https://host[:port]`) whose pages may open the WebSocket besides the service's own origin;
+    /// an upgrade with any other `Origin` is refused (403). Default none.
+    pub allowed_origins: Vec<String>,
 }
 
 /// A validated configuration plus the keys that were ignored.

@@ -150,6 +150,12 @@ fn run(args: &Args) -> Result<ExitCode> {
             ),
             ..JobSettings::default()
         },
+        websocket_origins: config
+            .websocket
+            .allowed_origins
+            .iter()
+            .filter_map(|o| lpa_frontend::api::ws::origin::normalise(o))
+            .collect(),
     });
     let jobs = state.jobs.clone();
     let ctx = Arc::new(listener::Context {

@@ -76,6 +76,14 @@ pub fn validate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), Co
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&config.logging.level) {
         issues.push("logging.level", format!("not a valid log filter: {e}"));
     }
+    for origin in &config.websocket.allowed_origins {
+        if crate::api::ws::origin::normalise(origin).is_none() {
+            issues.push(
+                "websocket.allowed_origins",
+                format!("{origin:?} is not an origin of the form https://host[:port]"),
+            );
+        }
+    }
     issues.file("tls.ca_cert", &config.tls.ca_cert);
     issues.file("tls.server_cert", &config.tls.server_cert);
     issues.file("tls.server_key", &config.tls.server_key);

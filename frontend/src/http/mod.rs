@@ -69,6 +69,8 @@ pub struct ApiSettings {
     pub server_cert_not_after: Option<time::OffsetDateTime>,
     /// The job manager's settings (state directory, limits, timeout, cache freshness).
     pub jobs: crate::jobs::JobSettings,
+    /// `websocket.allowed_origins`, normalised (`crate::api::ws::origin::normalise`).
+    pub websocket_origins: Vec<String>,
 }
 
 impl Default for ApiSettings {
@@ -81,6 +83,7 @@ impl Default for ApiSettings {
             body_timeout: Duration::from_secs(30),
             server_cert_not_after: None,
             jobs: crate::jobs::JobSettings::default(),
+            websocket_origins: Vec::new(),
         }
     }
 }

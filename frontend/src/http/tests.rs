@@ -35,6 +35,7 @@ impl Harness {
                 state_dir: Some(dir.path().join("state")),
                 ..Default::default()
             },
+            ..Default::default()
         });
         let conn = ConnInfo {
             peer: "127.0.0.1:50000".parse().unwrap(),

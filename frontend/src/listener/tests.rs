@@ -45,6 +45,7 @@ async fn start(allowed: &[&str], limits: Limits) -> Harness {
         body_timeout: Duration::from_secs(1),
         server_cert_not_after: tls.server_cert_not_after,
         jobs: Default::default(),
+        ..Default::default()
     });
     let nets: Vec<IpNet> = allowed.iter().map(|s| s.parse().unwrap()).collect();
     let ctx = Arc::new(Context {

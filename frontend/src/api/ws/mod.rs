@@ -2,9 +2,9 @@
 //!
 //! A client subscribes to single jobs or to all of them and then receives `job_status` / `job_complete`
 //! frames for exactly what it subscribed to. Principal pieces:
-//! - [`accept`]: the HTTP side of the upgrade. It refuses any request that carries an `Origin` header (403):
-//!   operator tooling sends none, while a browser always does, and a browser that holds an operator's client
-//!   certificate could otherwise be driven into cross-site WebSocket hijacking.
+//! - [`accept`]: the HTTP side of the upgrade. It refuses (403) an `Origin` other than the service's own or a
+//!   configured one ([`origin`]): a browser always sends its page's origin, and a browser that holds an
+//!   operator's client certificate must not be driven into cross-site WebSocket hijacking.
 //! - [`Sessions`]: the task tracker and shutdown token of every open socket, so graceful shutdown ends them.
 //! - `session`: one connection's loop: a per-connection filter over the job manager's broadcast, a bounded
 //!   outgoing queue, server pings and dead-peer detection.
@@ -18,6 +18,7 @@
 
 mod frames;
 mod hub;
+pub mod origin;
 mod session;
 mod sessions;
 mod subscriptions;
@@ -64,7 +65,8 @@ fn ws_config() -> WebSocketConfig {
 }
 
 /// Answers a request for [`PATH`]: 101 and a session on [`AppState::websockets`] for a valid upgrade; 405 for
-/// another method, 403 when an `Origin` header is present, 400 when it is not a WebSocket upgrade. Every
+/// another method, 403 for an `Origin` that is neither the service's own nor configured, 400 when it is not a
+/// WebSocket upgrade. Every
 /// refusal is an envelope.
 pub fn accept<B>(
     state: Arc<AppState>,
@@ -80,7 +82,7 @@ pub fn accept<B>(
                 allow: vec![Method::GET],
             },
         ))
-    } else if req.headers().contains_key(header::ORIGIN) {
+    } else if !origin_allowed(&req, &state.settings.websocket_origins) {
         Some(origin_refused(request_id))
     } else if !hyper_tungstenite::is_upgrade_request(&req) {
         Some(envelope::failure(
@@ -126,6 +128,17 @@ pub fn accept<B>(
     response
 }
 
+/// [`origin::allowed`] on the request's `Origin` and `Host` (a header that is not text counts as a foreign
+/// origin).
+fn origin_allowed<B>(req: &hyper::Request<B>, configured: &[String]) -> bool {
+    let text = |name| {
+        req.headers()
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{0}"))
+    };
+    origin::allowed(text(header::ORIGIN), text(header::HOST), configured)
+}
+
 fn invalid(message: &str) -> ApiError {
     ApiError::InvalidRequest {
         message: message.to_owned(),
@@ -142,7 +155,7 @@ fn origin_refused(request_id: Uuid) -> Response<Full<Bytes>> {
         "data": null,
         "error": {
             "code": "ORIGIN_NOT_ALLOWED",
-            "message": "WebSocket requests carrying an Origin header (browsers) are refused",
+            "message": "WebSocket requests from another origin are refused (allowed: none, the service's own origin, websocket.allowed_origins)",
             "details": null,
             "retryable": false,
         },
