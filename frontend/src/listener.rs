@@ -6,7 +6,10 @@
 //!    written, so it receives zero bytes (the TCP handshake itself has completed; a true silent drop needs a
 //!    packet filter as a second layer).
 //! 2. **Connection cap** (`server.max_connections`, a semaphore held for the connection's lifetime, including
-//!    the handshake). Over the cap the socket is dropped the same way.
+//!    the handshake and, for an upgraded WebSocket, the whole session). Over the cap the socket is dropped the
+//!    same way. Connections whose handshake has not completed may hold only three quarters of the slots
+//!    together (the rest stay for authenticated clients) and at most `server.max_unauthenticated_per_source`
+//!    per source address (`sources`); one that sends nothing within `server.silent_timeout_seconds` is closed.
 //! 3. **TLS handshake** inside `server.handshake_timeout_seconds` (hyper does not bound it). Failures (no or
 //!    bad client certificate, TLS ≤ 1.2, plain HTTP, timeout) are logged at info with the peer and reason;
 //!    the client sees at most a TLS alert from rustls, never an HTTP response.
@@ -20,7 +23,7 @@
 //! upgradeable connections, hence the token.
 
 use crate::config::ServerSection;
-use crate::conn::ConnInfo;
+use crate::conn::{ConnInfo, ConnectionSlot};
 use crate::http::{self, AppState};
 use crate::identity;
 use crate::tls::SharedServerConfig;
@@ -33,13 +36,14 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::Semaphore;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 
 mod linger;
+mod sources;
 #[cfg(test)]
 mod tests;
 
@@ -63,6 +67,10 @@ pub struct Limits {
     pub handshake_timeout: Duration,
     /// Time allowed to read a request head (and idle time between keep-alive requests).
     pub request_timeout: Duration,
+    /// Unauthenticated (pre-handshake) connections one source address may hold at once.
+    pub max_unauthenticated_per_source: usize,
+    /// Time a new connection may stay silent (send no byte) before it is dropped.
+    pub silent_timeout: Duration,
 }
 
 impl From<&ServerSection> for Limits {
@@ -71,7 +79,17 @@ impl From<&ServerSection> for Limits {
             max_connections: s.max_connections,
             handshake_timeout: s.handshake_timeout(),
             request_timeout: s.request_timeout(),
+            max_unauthenticated_per_source: s.max_unauthenticated_per_source,
+            silent_timeout: Duration::from_secs(s.silent_timeout_seconds),
         }
+    }
+}
+
+impl Limits {
+    /// Slots connections without a completed handshake may hold together: three quarters of
+    /// `max_connections` (at least one), so a quarter stays in reserve for authenticated clients.
+    pub fn unauthenticated_capacity(&self) -> usize {
+        (self.max_connections - self.max_connections / 4).max(1)
     }
 }
 
@@ -138,6 +156,8 @@ pub struct Context {
 pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
     let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
+    let unauthenticated = Arc::new(Semaphore::new(ctx.limits.unauthenticated_capacity()));
+    let sources = sources::SourceCounts::default();
     loop {
         let accepted = tokio::select! {
             () = shutdown.cancelled() => break,
@@ -165,11 +185,30 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: Cancellat
             warn!(%peer, max_connections = ctx.limits.max_connections, "connection dropped: connection limit reached");
             continue;
         };
+        let Ok(unauthenticated_permit) = unauthenticated.clone().try_acquire_owned() else {
+            drop(tcp);
+            warn!(%peer, "connection dropped: every slot for unauthenticated connections is taken");
+            continue;
+        };
+        let Some(source_slot) = sources.take(peer.ip(), ctx.limits.max_unauthenticated_per_source)
+        else {
+            drop(tcp);
+            warn!(%peer, limit = ctx.limits.max_unauthenticated_per_source, "connection dropped: too many unauthenticated connections from this source");
+            continue;
+        };
         let ctx = ctx.clone();
         let token = shutdown.clone();
         tracker.spawn(async move {
-            serve_connection(&ctx, tcp, peer, token).await;
-            drop(permit);
+            let slot = ConnectionSlot(Arc::new(permit));
+            serve_connection(
+                &ctx,
+                tcp,
+                peer,
+                token,
+                slot,
+                (unauthenticated_permit, source_slot),
+            )
+            .await;
         });
     }
     debug!("accept loop stopped; waiting for open connections");
@@ -184,21 +223,39 @@ fn is_resource_exhaustion(e: &io::Error) -> bool {
     matches!(e.raw_os_error(), Some(EMFILE | ENFILE | ENOBUFS | ENOMEM))
 }
 
-/// Handshake, identity, HTTP. Returns when the connection is closed.
+/// Handshake, identity, HTTP. Returns when the connection is closed (an upgraded WebSocket session keeps
+/// `slot` beyond that). `unauthenticated` is released as soon as the handshake has ended either way.
 async fn serve_connection(
     ctx: &Context,
     tcp: TcpStream,
     peer: SocketAddr,
     shutdown: CancellationToken,
+    slot: ConnectionSlot,
+    unauthenticated: (OwnedSemaphorePermit, sources::SourceSlot),
 ) {
     // Responses are small JSON documents; do not let Nagle delay them behind a pending ACK.
     let _ = tcp.set_nodelay(true);
+    // A client that has sent nothing within the silent timeout is not a TLS client about to speak.
+    let mut first = [0u8; 1];
+    let spoke = tokio::select! {
+        () = shutdown.cancelled() => return,
+        peeked = tokio::time::timeout(ctx.limits.silent_timeout, tcp.peek(&mut first)) => {
+            matches!(peeked, Ok(Ok(n)) if n > 0)
+        }
+    };
+    if !spoke {
+        debug!(%peer, "connection closed: silent or closed before the TLS handshake");
+        return;
+    }
     let acceptor = TlsAcceptor::from(ctx.tls.load_full());
     let handshake = tokio::time::timeout(ctx.limits.handshake_timeout, acceptor.accept(tcp));
     let tls = tokio::select! {
         () = shutdown.cancelled() => return,
         result = handshake => match result {
-            Ok(Ok(stream)) => stream,
+            Ok(Ok(stream)) => {
+                drop(unauthenticated);
+                stream
+            }
             Ok(Err(e)) => {
                 info!(%peer, reason = %e, "TLS handshake failed; connection closed");
                 return;
@@ -236,7 +293,10 @@ async fn serve_connection(
     });
 
     let state = ctx.state.clone();
-    let service = service_fn(move |req| http::handle(state.clone(), conn.clone(), req));
+    let service = service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+        req.extensions_mut().insert(slot.clone());
+        http::handle(state.clone(), conn.clone(), req)
+    });
     let mut builder = http1::Builder::new();
     builder
         .timer(TokioTimer::new())

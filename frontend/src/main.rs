@@ -157,6 +157,9 @@ fn run(args: &Args) -> Result<ExitCode> {
             .filter_map(|o| lpa_frontend::api::ws::origin::normalise(o))
             .collect(),
     });
+    state
+        .websockets
+        .set_max_per_identity(config.websocket.max_sessions_per_identity);
     let jobs = state.jobs.clone();
     let ctx = Arc::new(listener::Context {
         tls: Arc::new(arc_swap::ArcSwap::new(server_tls.config)),

@@ -39,6 +39,21 @@ pub fn validate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), Co
         "must be at least 1",
     );
     issues.check(
+        s.max_unauthenticated_per_source != 0,
+        "server.max_unauthenticated_per_source",
+        "must be at least 1",
+    );
+    issues.check(
+        s.silent_timeout_seconds != 0,
+        "server.silent_timeout_seconds",
+        "must be at least 1",
+    );
+    issues.check(
+        config.websocket.max_sessions_per_identity != 0,
+        "websocket.max_sessions_per_identity",
+        "must be at least 1",
+    );
+    issues.check(
         config.helper.request_timeout_seconds != 0,
         "helper.request_timeout_seconds",
         "must be at least 1",

@@ -26,9 +26,9 @@ mod subscriptions;
 #[cfg(test)]
 mod tests;
 
-pub use sessions::Sessions;
+pub use sessions::{DEFAULT_MAX_SESSIONS_PER_IDENTITY, Sessions};
 
-use crate::conn::ConnInfo;
+use crate::conn::{ConnInfo, ConnectionSlot};
 use crate::http::envelope::{self, REQUEST_ID_HEADER};
 use crate::http::{ApiError, AppState};
 use bytes::Bytes;
@@ -66,7 +66,8 @@ fn ws_config() -> WebSocketConfig {
 
 /// Answers a request for [`PATH`]: 101 and a session on [`AppState::websockets`] for a valid upgrade; 405 for
 /// another method, 403 for an `Origin` that is neither the service's own nor configured, 400 when it is not a
-/// WebSocket upgrade. Every
+/// WebSocket upgrade, 503 `TOO_MANY_SESSIONS` (with `Retry-After`) when the client certificate already holds
+/// `websocket.max_sessions_per_identity` sessions. Every
 /// refusal is an envelope.
 pub fn accept<B>(
     state: Arc<AppState>,
@@ -94,14 +95,25 @@ pub fn accept<B>(
     } else {
         None
     };
-    let response = match refusal {
-        Some(response) => response,
-        None => match hyper_tungstenite::upgrade(&mut req, Some(ws_config())) {
+    // The identity's place is taken before the upgrade so that the refusal can still be an HTTP answer.
+    let admitted = match refusal {
+        Some(response) => Err(response),
+        None => state
+            .websockets
+            .admit(&conn.identity.fingerprint_sha256)
+            .map_err(|limit| envelope::failure(request_id, &ApiError::TooManySessions { limit })),
+    };
+    let response = match admitted {
+        Err(response) => response,
+        Ok(identity_slot) => match hyper_tungstenite::upgrade(&mut req, Some(ws_config())) {
             Ok((response, upgrade)) => {
                 let peer = conn.peer;
                 let client = conn.identity.common_name.clone().unwrap_or_default();
                 let sessions = state.websockets.clone();
+                let connection_slot = req.extensions().get::<ConnectionSlot>().cloned();
                 sessions.spawn(async move {
+                    // Both held until the session ends.
+                    let _slots = (identity_slot, connection_slot);
                     match upgrade.await {
                         Ok(ws) => {
                             tracing::info!(%peer, client_cn = %client, "WebSocket opened");
