@@ -26,5 +26,6 @@ pub mod http;
 pub mod identity;
 pub mod jobs;
 pub mod listener;
+pub mod private_state;
 pub mod tls;
 pub mod whitelist;

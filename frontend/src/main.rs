@@ -131,6 +131,11 @@ fn run(args: &Args) -> Result<ExitCode> {
     for key in &unknown_keys {
         warn!("{key}");
     }
+    // Before anything is written, and before confinement (its seccomp filter has no chmod).
+    lpa_frontend::private_state::restrict_umask();
+    for problem in lpa_frontend::private_state::make_private(&config.state_dir) {
+        warn!("state directory not private: {problem}");
+    }
     let whitelist = Arc::new(load_whitelist(&config));
     let server_tls = tls::build_server_config(&config.tls)?;
     let state = AppState::new(ApiSettings {
