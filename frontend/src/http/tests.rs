@@ -33,6 +33,7 @@ impl Harness {
             ),
             jobs: crate::jobs::JobSettings {
                 state_dir: Some(dir.path().join("state")),
+                cancel_answer_window: Duration::from_millis(300),
                 ..Default::default()
             },
             ..Default::default()
