@@ -126,6 +126,11 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             let table = launcher_table(&cfg, backend, reboot_command)?;
             match launcher::serve(launcher_end, child, table, policy) {
                 Exit::Signalled(sig) => {
+                    // A socket we bound is ours to remove (the broker, its only user, has exited); one
+                    // passed by systemd belongs to the socket unit.
+                    if origin == socket::Origin::Bound {
+                        let _ = std::fs::remove_file(&cfg.socket.path);
+                    }
                     tracing::info!(signal = %sig, "stopped");
                     Ok(ExitCode::SUCCESS)
                 }

@@ -52,3 +52,31 @@ async fn helper_restart_gives_503_then_recovers_without_a_frontend_restart() {
         "healthy"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_clean_stop_removes_the_helper_socket_and_a_restart_binds_it_again() {
+    let mut stack = stack::plain();
+    let socket = stack.helper_socket().to_path_buf();
+    // Positive control: the socket is there while the helper runs.
+    assert!(
+        socket.exists(),
+        "{} missing while the helper runs",
+        socket.display()
+    );
+    let status = stack
+        .stop_helper()
+        .expect("helper stops")
+        .expect("it was running");
+    assert!(
+        status.success(),
+        "SIGTERM is a clean stop: {status:?}\n{}",
+        stack.logs()
+    );
+    assert!(
+        !socket.exists(),
+        "{} left behind after a clean stop",
+        socket.display()
+    );
+    stack.start_helper().expect("helper starts again");
+    assert!(socket.exists());
+}
