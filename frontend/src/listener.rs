@@ -11,8 +11,9 @@
 //!    together (the rest stay for authenticated clients) and at most `server.max_unauthenticated_per_source`
 //!    per source address (`sources`); one that sends nothing within `server.silent_timeout_seconds` is closed.
 //! 3. **TLS handshake** inside `server.handshake_timeout_seconds` (hyper does not bound it). Failures (no or
-//!    bad client certificate, TLS ≤ 1.2, plain HTTP, timeout) are logged at info with the peer and reason;
-//!    the client sees at most a TLS alert from rustls, never an HTTP response.
+//!    bad client certificate, TLS ≤ 1.2, plain HTTP, timeout) are counted per source ([`refusals`]: the first
+//!    per source and interval is logged with its reason, the rest summed in one line per interval); the
+//!    client sees at most a TLS alert from rustls, never an HTTP response.
 //! 4. **HTTP/1.1** with header-count, header-size and buffer limits; `server.request_timeout_seconds` bounds
 //!    reading a request head, which also bounds idle keep-alive. Every connection hyper ends closes with a
 //!    lingering close (`linger`), so an answer given before the request was read (413, 408, 431) reaches a
@@ -31,6 +32,7 @@ use crate::whitelist::Whitelist;
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
 use hyper_util::rt::{TokioIo, TokioTimer};
+use refusals::Reason;
 use std::io;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -40,9 +42,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_rustls::TlsAcceptor;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
-use tracing::{debug, info, warn};
+use tracing::{debug, warn};
 
 mod linger;
+pub mod refusals;
 mod sources;
 #[cfg(test)]
 mod tests;
@@ -155,6 +158,7 @@ pub struct Context {
 /// Serves `listener` until `shutdown` is cancelled, then waits for open connections to finish.
 pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: CancellationToken) {
     let tracker = TaskTracker::new();
+    let summaries = tokio::spawn(ctx.state.refusals.clone().run());
     let permits = Arc::new(Semaphore::new(ctx.limits.max_connections));
     let unauthenticated = Arc::new(Semaphore::new(ctx.limits.unauthenticated_capacity()));
     let sources = sources::SourceCounts::default();
@@ -174,26 +178,31 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: Cancellat
             }
         };
         let peer = SocketAddr::new(peer.ip().to_canonical(), peer.port());
+        let refusals = &ctx.state.refusals;
         if !ctx.whitelist.allows(peer.ip()) {
             // Dropping the socket unread and unwritten: the peer gets zero bytes.
             drop(tcp);
-            info!(%peer, "connection dropped: peer address not in whitelist");
+            refusals.record(peer.ip(), Reason::NotWhitelisted, "");
             continue;
         }
         let Ok(permit) = permits.clone().try_acquire_owned() else {
             drop(tcp);
-            warn!(%peer, max_connections = ctx.limits.max_connections, "connection dropped: connection limit reached");
+            refusals.record(peer.ip(), Reason::OverCapacity, "server.max_connections");
             continue;
         };
         let Ok(unauthenticated_permit) = unauthenticated.clone().try_acquire_owned() else {
             drop(tcp);
-            warn!(%peer, "connection dropped: every slot for unauthenticated connections is taken");
+            refusals.record(
+                peer.ip(),
+                Reason::OverCapacity,
+                "every slot for unauthenticated connections is taken",
+            );
             continue;
         };
         let Some(source_slot) = sources.take(peer.ip(), ctx.limits.max_unauthenticated_per_source)
         else {
             drop(tcp);
-            warn!(%peer, limit = ctx.limits.max_unauthenticated_per_source, "connection dropped: too many unauthenticated connections from this source");
+            refusals.record(peer.ip(), Reason::SourceLimit, "");
             continue;
         };
         let ctx = ctx.clone();
@@ -211,6 +220,8 @@ pub async fn serve(listener: TcpListener, ctx: Arc<Context>, shutdown: Cancellat
             .await;
         });
     }
+    summaries.abort();
+    ctx.state.refusals.flush();
     debug!("accept loop stopped; waiting for open connections");
     tracker.close();
     tracker.wait().await;
@@ -244,7 +255,7 @@ async fn serve_connection(
         }
     };
     if !spoke {
-        debug!(%peer, "connection closed: silent or closed before the TLS handshake");
+        ctx.state.refusals.record(peer.ip(), Reason::Silent, "");
         return;
     }
     let acceptor = TlsAcceptor::from(ctx.tls.load_full());
@@ -257,11 +268,11 @@ async fn serve_connection(
                 stream
             }
             Ok(Err(e)) => {
-                info!(%peer, reason = %e, "TLS handshake failed; connection closed");
+                ctx.state.refusals.record(peer.ip(), Reason::HandshakeFailed, &e.to_string());
                 return;
             }
             Err(_) => {
-                info!(%peer, reason = "handshake timeout", "TLS handshake failed; connection closed");
+                ctx.state.refusals.record(peer.ip(), Reason::HandshakeFailed, "handshake timeout");
                 return;
             }
         },
@@ -277,7 +288,11 @@ async fn serve_connection(
     let identity = match identity::client_identity(cert) {
         Ok(identity) => identity,
         Err(e) => {
-            info!(%peer, reason = %e, "client certificate unusable; connection closed");
+            ctx.state.refusals.record(
+                peer.ip(),
+                Reason::HandshakeFailed,
+                &format!("client certificate unusable: {e}"),
+            );
             return;
         }
     };

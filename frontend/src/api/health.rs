@@ -10,6 +10,9 @@
 //! `ok`, or says what is wrong with the job history (unreadable files set aside, failed writes, jobs
 //! waiting to be recovered).
 //!
+//! `refused_connections` (an addition) counts the connections the listener refused since start, by reason
+//! (`crate::listener::refusals`).
+//!
 //! `confinement` shows each process's self-measurement ([`confinement`]), `null` for a process that
 //! did not report (a helper that is down is already a failed `helper` check); the frontend or the broker
 //! reporting a degraded (best-effort) confinement makes the status `degraded`. The launcher is
@@ -71,6 +74,7 @@ pub async fn health(state: &AppState) -> Value {
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs(),
+        "refused_connections": state.refusals.totals(),
         "last_cache_update": cache.last_update(),
         "cache_status": cache_status.as_str(),
         "checks": {

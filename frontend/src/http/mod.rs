@@ -103,6 +103,8 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::JobManager>,
     /// Open WebSocket sessions (`/api/v1/ws/jobs`), ended by the listener's graceful shutdown.
     pub websockets: crate::api::ws::Sessions,
+    /// Refused connections, counted by the listener and shown by `/health`.
+    pub refusals: crate::listener::refusals::Refusals,
     router: Router,
 }
 
@@ -125,6 +127,7 @@ impl AppState {
             packages: Default::default(),
             jobs,
             websockets: Default::default(),
+            refusals: Default::default(),
             router: Router::new(),
         })
     }
