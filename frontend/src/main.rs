@@ -161,6 +161,7 @@ fn run(args: &Args) -> Result<ExitCode> {
             .iter()
             .filter_map(|o| lpa_frontend::api::ws::origin::normalise(o))
             .collect(),
+        require_empty_bounding_set: true,
     });
     state
         .websockets

@@ -10,6 +10,10 @@
 //! `ok`, or says what is wrong with the job history (unreadable files set aside, failed writes, jobs
 //! waiting to be recovered).
 //!
+//! The frontend's capability bounding set must be empty (the service manager empties it); a non-empty one is
+//! listed under `confinement.frontend.degraded` and makes the status `degraded`
+//! ([`confinement::flag_bounding_set`]).
+//!
 //! `refused_connections` (an addition) counts the connections the listener refused since start, by reason
 //! (`crate::listener::refusals`).
 //!
@@ -56,7 +60,13 @@ pub async fn health(state: &AppState) -> Value {
     }
     let job_queue = state.jobs.health_check();
     let cache_ok = cache_status != CacheStatus::Failed;
-    let frontend = confinement::measure_self();
+    let frontend = confinement::measure_self().map(|c| {
+        if state.settings.require_empty_bounding_set {
+            confinement::flag_bounding_set(c)
+        } else {
+            c
+        }
+    });
     let (broker, launcher) = if helper_ok {
         helper_confinement(state).await
     } else {

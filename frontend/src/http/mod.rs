@@ -71,6 +71,10 @@ pub struct ApiSettings {
     pub jobs: crate::jobs::JobSettings,
     /// `websocket.allowed_origins`, normalised (`crate::api::ws::origin::normalise`).
     pub websocket_origins: Vec<String>,
+    /// Whether `/health` reports a non-empty capability bounding set as degraded. True for the daemon; the
+    /// in-process unit tests, which run inside the test binary (as root, with its full bounding set), turn
+    /// it off.
+    pub require_empty_bounding_set: bool,
 }
 
 impl Default for ApiSettings {
@@ -84,6 +88,7 @@ impl Default for ApiSettings {
             server_cert_not_after: None,
             jobs: crate::jobs::JobSettings::default(),
             websocket_origins: Vec::new(),
+            require_empty_bounding_set: true,
         }
     }
 }

@@ -36,6 +36,7 @@ impl Harness {
                 cancel_answer_window: Duration::from_millis(300),
                 ..Default::default()
             },
+            require_empty_bounding_set: false,
             ..Default::default()
         });
         let conn = ConnInfo {
