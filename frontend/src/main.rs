@@ -46,10 +46,20 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // First of all, before anything is opened: drop what the parent left open (lpa_confine::fds).
+    let passed = lpa_confine::fds::passed_by_service_manager();
+    let closed = lpa_confine::fds::close_inherited(|fd| passed.contains(&fd));
     let args = Args::parse();
     if let Some(message) = running_as_root() {
         eprintln!("linux-patch-api: {message}");
         return ExitCode::from(1);
+    }
+    match &closed {
+        Ok(fds) if !fds.is_empty() => {
+            eprintln!("linux-patch-api: closed descriptors inherited from the parent: {fds:?}");
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("linux-patch-api: cannot list inherited descriptors: {e}"),
     }
     let result = if args.check_config {
         Ok(check_config(&args))
