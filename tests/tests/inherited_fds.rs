@@ -90,3 +90,63 @@ async fn the_frontend_closes_a_descriptor_its_parent_left_open() {
 {log}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_helper_closes_a_descriptor_its_parent_left_open() {
+    let mut stack = stack::plain();
+    stack.stop_helper().expect("helper stops");
+    let leaked_path = stack.work_dir().join("leaked-by-the-helpers-parent.txt");
+    let leaked = std::fs::File::create(&leaked_path).unwrap();
+    fcntl(&leaked, FcntlArg::F_SETFD(FdFlag::empty())).unwrap();
+    let fd = leaked.as_raw_fd();
+    // Positive control: a child started the same way holds it.
+    let listing = lpa_testkit::run::command("/bin/ls")
+        .args(["-l", "/proc/self/fd/"])
+        .output()
+        .expect("ls runs");
+    assert!(
+        String::from_utf8_lossy(&listing.stdout).contains("leaked-by-the-helpers-parent.txt"),
+        "the descriptor was not inherited at all"
+    );
+    let log_path = stack.work_dir().join("helper-fds.log");
+    let log = std::fs::File::create(&log_path).unwrap();
+    let mut child =
+        lpa_testkit::run::command(binary_path(lpa_testkit::harness::HELPER_BINARY).unwrap())
+            .arg("--config")
+            .arg(stack.helper_config_path())
+            .stdin(Stdio::null())
+            .stdout(log.try_clone().unwrap())
+            .stderr(log)
+            .spawn()
+            .expect("helper starts");
+    drop(leaked);
+    let deadline = Instant::now() + Duration::from_secs(15);
+    while std::os::unix::net::UnixStream::connect(stack.helper_socket()).is_err() {
+        assert!(Instant::now() < deadline, "the helper did not start");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let files = open_files(child.id());
+    let _ = nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    );
+    let _ = child.wait();
+    let log = std::fs::read_to_string(&log_path).unwrap();
+    assert!(
+        !files
+            .iter()
+            .any(|f| f.contains("leaked-by-the-helpers-parent.txt")),
+        "the helper still holds the inherited file: {files:?}\n{log}"
+    );
+    let closed: Vec<i32> = log
+        .lines()
+        .filter(|l| l.contains("closed descriptors inherited from the parent"))
+        .find_map(|l| l.split_once("fds=["))
+        .and_then(|(_, rest)| rest.split_once(']'))
+        .map(|(list, _)| list.split(", ").filter_map(|n| n.parse().ok()).collect())
+        .unwrap_or_default();
+    assert!(
+        closed.contains(&fd),
+        "fd {fd} not among the closed {closed:?}\n{log}"
+    );
+}
