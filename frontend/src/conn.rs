@@ -27,3 +27,9 @@ pub struct ConnInfo {
     /// The client certificate's identity.
     pub identity: Arc<ClientIdentity>,
 }
+
+/// The connection's `server.max_connections` slot, put into every request's extensions by the listener. An
+/// upgraded WebSocket session takes a clone along, so the slot stays taken while the session lives (hyper is
+/// done with the connection at the upgrade, which used to free it).
+#[derive(Debug, Clone)]
+pub struct ConnectionSlot(pub Arc<tokio::sync::OwnedSemaphorePermit>);

@@ -27,5 +27,6 @@ pub mod identity;
 pub mod jobs;
 pub mod listener;
 pub mod notify;
+pub mod private_state;
 pub mod tls;
 pub mod whitelist;

@@ -10,6 +10,13 @@
 //! `ok`, or says what is wrong with the job history (unreadable files set aside, failed writes, jobs
 //! waiting to be recovered).
 //!
+//! The frontend's capability bounding set must be empty (the service manager empties it); a non-empty one is
+//! listed under `confinement.frontend.degraded` and makes the status `degraded`
+//! ([`confinement::flag_bounding_set`]).
+//!
+//! `refused_connections` (an addition) counts the connections the listener refused since start, by reason
+//! (`crate::listener::refusals`).
+//!
 //! `confinement` shows each process's self-measurement ([`confinement`]), `null` for a process that
 //! did not report (a helper that is down is already a failed `helper` check); the frontend or the broker
 //! reporting a degraded (best-effort) confinement makes the status `degraded`. The launcher is
@@ -53,7 +60,13 @@ pub async fn health(state: &AppState) -> Value {
     }
     let job_queue = state.jobs.health_check();
     let cache_ok = cache_status != CacheStatus::Failed;
-    let frontend = confinement::measure_self();
+    let frontend = confinement::measure_self().map(|c| {
+        if state.settings.require_empty_bounding_set {
+            confinement::flag_bounding_set(c)
+        } else {
+            c
+        }
+    });
     let (broker, launcher) = if helper_ok {
         helper_confinement(state).await
     } else {
@@ -71,6 +84,7 @@ pub async fn health(state: &AppState) -> Value {
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs(),
+        "refused_connections": state.refusals.totals(),
         "last_cache_update": cache.last_update(),
         "cache_status": cache_status.as_str(),
         "checks": {
