@@ -56,17 +56,10 @@ fn main() -> ExitCode {
         eprintln!("linux-patch-api: {message}");
         return ExitCode::from(1);
     }
-    match &closed {
-        Ok(fds) if !fds.is_empty() => {
-            eprintln!("linux-patch-api: closed descriptors inherited from the parent: {fds:?}");
-        }
-        Ok(_) => {}
-        Err(e) => eprintln!("linux-patch-api: cannot list inherited descriptors: {e}"),
-    }
     let result = if args.check_config {
         Ok(check_config(&args))
     } else {
-        run(&args)
+        run(&args, &closed)
     };
     match result {
         Ok(code) => code,
@@ -134,13 +127,21 @@ fn check_config(args: &Args) -> ExitCode {
     }
 }
 
-fn run(args: &Args) -> Result<ExitCode> {
+///
+/// `closed` is what [`main`] closed before anything else; it is reported once logging is set up, so that a
+/// refusal before that (a bad configuration, a missing certificate) stays the one line it is meant to be.
+fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
     let LoadedConfig {
         config,
         unknown_keys,
     } = config::load(&args.config)?;
     let log_target = logging::init(&config.logging.level);
     info!(?log_target, "logging");
+    match closed {
+        Ok(fds) if !fds.is_empty() => info!(?fds, "closed descriptors inherited from the parent"),
+        Ok(_) => {}
+        Err(e) => warn!(error = %e, "cannot list inherited descriptors"),
+    }
     for key in &unknown_keys {
         warn!("{key}");
     }

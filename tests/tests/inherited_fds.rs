@@ -80,7 +80,8 @@ async fn the_frontend_closes_a_descriptor_its_parent_left_open() {
     );
     let closed: Vec<i32> = log
         .lines()
-        .find_map(|l| l.split_once("closed descriptors inherited from the parent: ["))
+        .filter(|l| l.contains("closed descriptors inherited from the parent"))
+        .find_map(|l| l.split_once("fds=["))
         .and_then(|(_, rest)| rest.split_once(']'))
         .map(|(list, _)| list.split(", ").filter_map(|n| n.parse().ok()).collect())
         .unwrap_or_default();
