@@ -42,10 +42,16 @@ pub async fn health(state: &AppState) -> Value {
             (text.clone(), text, false)
         }
     };
+    let now = OffsetDateTime::now_utc();
     let (certificates, cert_ok) = certificate_check(
-        state.settings.server_cert_not_after,
-        OffsetDateTime::now_utc(),
+        state
+            .reload
+            .server_cert_not_after()
+            .or(state.settings.server_cert_not_after),
+        now,
     );
+    // A file that failed to (re)load, or a stale CRL: the service runs on the previous state (crate::reload).
+    let config = state.reload.config_check(now);
     let cache = state.jobs.cache();
     let cache_status = cache.status();
     if helper_ok {
@@ -62,7 +68,13 @@ pub async fn health(state: &AppState) -> Value {
     let confinement_ok = [&frontend, &broker]
         .iter()
         .all(|c| c.as_ref().is_none_or(|c| !c.is_degraded()));
-    let status = if helper_ok && cert_ok && cache_ok && job_queue == "ok" && confinement_ok {
+    let status = if config == "ok"
+        && helper_ok
+        && cert_ok
+        && cache_ok
+        && job_queue == "ok"
+        && confinement_ok
+    {
         "healthy"
     } else {
         "degraded"
@@ -74,7 +86,7 @@ pub async fn health(state: &AppState) -> Value {
         "last_cache_update": cache.last_update(),
         "cache_status": cache_status.as_str(),
         "checks": {
-            "config": "ok",
+            "config": config,
             "certificates": certificates,
             "helper": helper,
             "package_manager": package_manager,

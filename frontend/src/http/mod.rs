@@ -74,6 +74,8 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::JobManager>,
     /// Open WebSocket sessions (`/api/v1/ws/jobs`), ended by the listener's graceful shutdown.
     pub websockets: crate::api::ws::Sessions,
+    /// Hot-reload state: problems for `/health`, live connections by client serial.
+    pub reload: Arc<crate::reload::State>,
     router: Router,
 }
 
@@ -96,6 +98,7 @@ impl AppState {
             packages: Default::default(),
             jobs,
             websockets: Default::default(),
+            reload: Default::default(),
             router: Router::new(),
         })
     }

@@ -21,6 +21,7 @@ fn files(crl_revoking: Option<&[u64]>) -> Files {
         server_cert: write(dir.path(), "server.pem", &server.cert_pem),
         server_key: write(dir.path(), "server.key", &server.key_pem),
         crl_path: crl_revoking.map(|serials| write(dir.path(), "crl.pem", &ca.crl(serials))),
+        crl_expired: Default::default(),
     };
     Files {
         _dir: dir,
