@@ -242,3 +242,6 @@ impl Reloader {
         Ok(Some((facts, summary)))
     }
 }
+
+#[cfg(test)]
+mod tests;
