@@ -354,3 +354,82 @@ async fn crl_past_its_next_update_refuses_new_handshakes_by_default() {
     );
     assert_eq!(health(&stack).await["checks"]["config"], "ok");
 }
+
+/// Whether a fresh connection presenting `cert` gets an answer, the client trusting the server through `trust`
+/// (independent of the server's `ca.pem`, which the CA rotation test rewrites).
+async fn served_trusting(stack: &Stack, trust: &Path, cert: &CertFiles) -> bool {
+    let config = tls_client(trust, &cert.cert, &cert.key);
+    let addr = stack.connect_addr();
+    let Ok(tcp) = connect_from(LOCALHOST, addr).await else {
+        return false;
+    };
+    match tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(ServerName::IpAddress(addr.ip().into()), tcp)
+        .await
+    {
+        Ok(mut tls) => health_on(&mut tls).await == Some(200),
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ca_rotation_applies_to_new_handshakes_while_old_sessions_live() {
+    let stack = stack::plain();
+    let pki = stack.pki();
+    // The clients' trust in the server (whose certificate the old CA signed) stays put.
+    let trust = pki.dir.join("client-trust.pem");
+    std::fs::copy(&pki.ca_cert, &trust).unwrap();
+    let mut old_session = connect_as(&stack, &pki.client, LOCALHOST).await.unwrap();
+    assert_eq!(health_on(&mut old_session).await, Some(200));
+    assert!(served_trusting(&stack, &trust, &pki.client).await);
+
+    // A new CA and a client of it, refused before the CA is installed (negative control).
+    let valid = Validity::days_from_now(30).unwrap();
+    let new_ca = lpa_pki::Ca::generate("rotated CA", valid).unwrap();
+    let issued = new_ca.issue_client("new-ca-operator", valid).unwrap();
+    let new_client = CertFiles {
+        cert: pki.dir.join("new-ca-client.pem"),
+        key: pki.dir.join("new-ca-client.key"),
+        serial: issued.serial.clone(),
+    };
+    write_public(&new_client.cert, &issued.cert_pem).unwrap();
+    write_public(&new_client.key, &issued.key_pem).unwrap();
+    assert!(!served_trusting(&stack, &trust, &new_client).await);
+
+    // Transition: both CAs, and a CRL from each (with a CRL configured every chain needs its issuer's CRL).
+    let now = OffsetDateTime::now_utc();
+    let new_crl = new_ca
+        .crl(
+            &[],
+            now - time::Duration::hours(1),
+            now + time::Duration::days(7),
+            1,
+        )
+        .unwrap();
+    let old_ca_pem = std::fs::read_to_string(&pki.ca_cert).unwrap();
+    let old_crl = std::fs::read_to_string(&pki.crl).unwrap();
+    replace(&pki.crl, &format!("{old_crl}{new_crl}"));
+    replace(&pki.ca_cert, &format!("{old_ca_pem}{}", new_ca.cert_pem()));
+    assert!(
+        eventually(|| served_trusting(&stack, &trust, &new_client)).await,
+        "a client of the added CA was not accepted\n{}",
+        stack.logs()
+    );
+    assert!(served_trusting(&stack, &trust, &pki.client).await);
+
+    // Old CA removed: its clients are refused on new connections, the new CA's are served, and the session
+    // opened before the rotation lives on.
+    replace(&pki.crl, &new_crl);
+    replace(&pki.ca_cert, new_ca.cert_pem());
+    assert!(
+        eventually(|| async { !served_trusting(&stack, &trust, &pki.client).await }).await,
+        "a client of the removed CA is still accepted\n{}",
+        stack.logs()
+    );
+    assert!(served_trusting(&stack, &trust, &new_client).await);
+    assert_eq!(
+        health_on(&mut old_session).await,
+        Some(200),
+        "the session opened before the rotation was dropped"
+    );
+}
