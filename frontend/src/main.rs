@@ -131,7 +131,7 @@ fn run(args: &Args) -> Result<ExitCode> {
         config,
         unknown_keys,
     } = config::load(&args.config)?;
-    let log_target = logging::init(&config.logging.level);
+    let (log_target, set_log_level) = logging::init(&config.logging.level);
     info!(?log_target, "logging");
     for key in &unknown_keys {
         warn!("{key}");
@@ -159,13 +159,16 @@ fn run(args: &Args) -> Result<ExitCode> {
     });
     let jobs = state.jobs.clone();
     let shared_tls: tls::SharedServerConfig = Arc::new(arc_swap::ArcSwap::new(server_tls.config));
-    let reloader = Arc::new(Reloader::new(
-        config.tls.clone(),
-        config.whitelist.path.clone(),
-        shared_tls.clone(),
-        whitelist.clone(),
-        state.reload.clone(),
-    ));
+    let reloader = Arc::new(
+        Reloader::new(
+            &config,
+            Some(args.config.clone()),
+            shared_tls.clone(),
+            whitelist.clone(),
+            state.reload.clone(),
+        )
+        .with_log_level(set_log_level),
+    );
     reloader.record_initial(server_tls.server_cert_not_after);
     if let Some(problem) = whitelist_problem {
         state.reload.set_problem(reload::Part::Whitelist, problem);

@@ -319,7 +319,8 @@ async fn crl_revoking_a_connected_client_closes_its_connection_and_websocket_onl
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn crl_past_its_next_update_refuses_new_handshakes_by_default() {
+async fn expired_crl_is_refused_by_default_warn_is_reloadable_and_an_invalid_config_keeps_the_old()
+{
     let stack = stack::plain();
     let pki = stack.pki();
     // Positive control: the current CRL is fresh.
@@ -344,6 +345,45 @@ async fn crl_past_its_next_update_refuses_new_handshakes_by_default() {
     );
     assert!(frontend_log(&stack).contains("CRL is past its nextUpdate"));
 
+    // `tls.crl_expired` is reloadable: switched to `warn` in config.yaml, the stale CRL is used and reported.
+    let config_path = stack.frontend_config_path().to_path_buf();
+    let original_config = std::fs::read_to_string(&config_path).unwrap();
+    let warn_config = original_config.replacen("tls:\n", "tls:\n  crl_expired: warn\n", 1);
+    assert_ne!(warn_config, original_config);
+    replace(&config_path, &warn_config);
+    assert!(
+        eventually(|| new_connection_served(&stack, &pki.client2, LOCALHOST)).await,
+        "tls.crl_expired: warn was not applied by a reload\n{}",
+        stack.logs()
+    );
+    let check = health(&stack).await["checks"]["config"].clone();
+    assert!(
+        check
+            .as_str()
+            .is_some_and(|c| c.contains("crl.pem") && c.contains("warn")),
+        "{check}"
+    );
+    // The revoked client stays refused under the stale CRL.
+    assert!(!new_connection_served(&stack, &pki.revoked_client, LOCALHOST).await);
+
+    // An invalid config.yaml keeps the configuration in force (still `warn`) and is named in /health.
+    replace(
+        &config_path,
+        &format!("{warn_config}server: [this is not a section\n"),
+    );
+    assert!(
+        eventually(|| async {
+            health(&stack).await["checks"]["config"]
+                .as_str()
+                .is_some_and(|c| c.contains("config.yaml"))
+        })
+        .await,
+        "/health does not name the invalid config.yaml\n{}",
+        stack.logs()
+    );
+    assert!(new_connection_served(&stack, &pki.client2, LOCALHOST).await);
+    replace(&config_path, &warn_config);
+
     // A fresh CRL restores service.
     pki.write_crl(std::slice::from_ref(&pki.revoked_client.serial), 3)
         .unwrap();
@@ -352,7 +392,11 @@ async fn crl_past_its_next_update_refuses_new_handshakes_by_default() {
         "a fresh CRL did not restore service\n{}",
         stack.logs()
     );
-    assert_eq!(health(&stack).await["checks"]["config"], "ok");
+    assert!(
+        eventually(|| async { health(&stack).await["checks"]["config"] == "ok" }).await,
+        "the fixed config.yaml and fresh CRL did not clear checks.config\n{}",
+        stack.logs()
+    );
 }
 
 /// Whether a fresh connection presenting `cert` gets an answer, the client trusting the server through `trust`

@@ -1,5 +1,9 @@
-//! Hot reload of the whitelist, the server certificate and key, the CA and the CRL, on a change in their
-//! directories ([`watch`]) or on SIGHUP.
+//! Hot reload of `config.yaml`'s reloadable keys (`logging.level`, `tls.crl_expired`), the whitelist, the
+//! server certificate and key, the CA and the CRL, on a change in their directories ([`watch`]) or on SIGHUP.
+//!
+//! Every other `config.yaml` key (file paths, ports, limits, job settings) needs a restart: a change to one is
+//! validated like the rest and logged as a warning naming the key, and the running value stays. An invalid
+//! `config.yaml` keeps the configuration in force and is reported like an invalid file.
 //!
 //! Every reload validates first and swaps only what validated: a new whitelist replaces the old one in
 //! [`Whitelist`]; a new rustls configuration is stored in the [`SharedServerConfig`] the accept loop loads for
@@ -16,7 +20,7 @@ pub mod crl;
 pub mod live;
 pub mod watch;
 
-use crate::config::{self, CrlExpired, TlsSection};
+use crate::config::{self, Config, CrlExpired, TlsSection};
 use crate::tls::{self, SharedServerConfig};
 use crate::whitelist::Whitelist;
 use live::LiveConnections;
@@ -29,6 +33,8 @@ use tracing::{error, info, warn};
 /// Which reloadable part a problem is about (the key of [`State`]'s problem list).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Part {
+    /// `config.yaml` itself.
+    Config,
     /// `whitelist.path`.
     Whitelist,
     /// The `tls:` files (CA, server certificate and key, CRL).
@@ -98,46 +104,84 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(|e| e.into_inner())
 }
 
+/// Changes the running log level (`logging.level`); errors say why.
+pub type SetLevel = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// Re-reads the files and swaps what validates.
-#[derive(Debug)]
 pub struct Reloader {
-    tls_files: TlsSection,
+    config_path: Option<PathBuf>,
+    /// The configuration in force: the start-up one with the reloadable keys as last reloaded.
+    config: Mutex<Config>,
+    /// The file paths, fixed at start (confinement allows reading only their directories).
+    paths: TlsSection,
     whitelist_path: PathBuf,
     tls: SharedServerConfig,
     whitelist: Arc<Whitelist>,
     state: Arc<State>,
+    set_level: Option<SetLevel>,
+}
+
+impl std::fmt::Debug for Reloader {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Reloader")
+            .field("config_path", &self.config_path)
+            .field("paths", &self.paths)
+            .field("whitelist_path", &self.whitelist_path)
+            .finish_non_exhaustive()
+    }
 }
 
 impl Reloader {
-    /// A reloader of the files named by `tls_files` and `whitelist_path`, swapping into `tls` and `whitelist`.
+    /// A reloader of `config` (read from `config_path`, if given, which is then reloaded too) and the files it
+    /// names, swapping into `tls` and `whitelist`.
     pub fn new(
-        tls_files: TlsSection,
-        whitelist_path: PathBuf,
+        config: &Config,
+        config_path: Option<PathBuf>,
         tls: SharedServerConfig,
         whitelist: Arc<Whitelist>,
         state: Arc<State>,
     ) -> Self {
         Reloader {
-            tls_files,
-            whitelist_path,
+            config_path,
+            config: Mutex::new(config.clone()),
+            paths: config.tls.clone(),
+            whitelist_path: config.whitelist.path.clone(),
             tls,
             whitelist,
             state,
+            set_level: None,
         }
+    }
+
+    /// Lets reloads change the log level.
+    pub fn with_log_level(mut self, set_level: SetLevel) -> Self {
+        self.set_level = Some(set_level);
+        self
     }
 
     /// The files whose change triggers a reload.
     pub fn watched_files(&self) -> Vec<&Path> {
         let mut files = vec![
             self.whitelist_path.as_path(),
-            &self.tls_files.ca_cert,
-            &self.tls_files.server_cert,
-            &self.tls_files.server_key,
+            &self.paths.ca_cert,
+            &self.paths.server_cert,
+            &self.paths.server_key,
         ];
-        if let Some(crl) = &self.tls_files.crl_path {
+        if let Some(crl) = &self.paths.crl_path {
             files.push(crl);
         }
+        if let Some(config) = &self.config_path {
+            files.push(config);
+        }
         files
+    }
+
+    /// The TLS files with the `tls.crl_expired` in force.
+    fn tls_files(&self) -> TlsSection {
+        TlsSection {
+            crl_expired: lock(&self.config).tls.crl_expired,
+            ..self.paths.clone()
+        }
     }
 
     /// Records the facts of the configuration loaded at start (no swap): the server certificate's expiry
@@ -159,9 +203,60 @@ impl Reloader {
 
     /// Reloads everything; `why` names the trigger for the log.
     pub fn reload(&self, why: &str) {
-        info!(trigger = why, "reloading whitelist and TLS files");
+        info!(
+            trigger = why,
+            "reloading configuration, whitelist and TLS files"
+        );
+        self.reload_config();
         self.reload_whitelist();
         self.reload_tls();
+    }
+
+    fn reload_config(&self) {
+        let Some(path) = &self.config_path else {
+            return;
+        };
+        let new = match config::load(path) {
+            Ok(loaded) => {
+                for key in &loaded.unknown_keys {
+                    warn!("{key}");
+                }
+                loaded.config
+            }
+            Err(e) => {
+                error!("{e}; keeping the configuration in force");
+                self.state.set_problem(Part::Config, e.to_string());
+                return;
+            }
+        };
+        let mut current = lock(&self.config);
+        for key in restart_only_changes(&current, &new) {
+            warn!(
+                key,
+                path = %path.display(),
+                "changed in the configuration file; takes effect at the next restart"
+            );
+        }
+        if new.logging.level != current.logging.level {
+            if let Some(set_level) = &self.set_level
+                && let Err(e) = set_level(&new.logging.level)
+            {
+                error!("{e}; keeping the log level in force");
+                self.state
+                    .set_problem(Part::Config, format!("{}: {e}", path.display()));
+                return;
+            }
+            info!(level = %new.logging.level, "log level changed");
+            current.logging.level = new.logging.level;
+        }
+        if new.tls.crl_expired != current.tls.crl_expired {
+            info!(
+                crl_expired = new.tls.crl_expired.as_str(),
+                "tls.crl_expired changed"
+            );
+            current.tls.crl_expired = new.tls.crl_expired;
+        }
+        self.state.clear_problem(Part::Config);
     }
 
     fn reload_whitelist(&self) {
@@ -196,7 +291,7 @@ impl Reloader {
                 return;
             }
         };
-        let built = match tls::build_server_config(&self.tls_files) {
+        let built = match tls::build_server_config(&self.tls_files()) {
             Ok(built) => built,
             Err(e) => {
                 error!("{e}; keeping the previous TLS configuration");
@@ -234,13 +329,46 @@ impl Reloader {
         &self,
     ) -> Result<Option<(crl::CrlFacts, (PathBuf, Option<OffsetDateTime>, CrlExpired))>, String>
     {
-        let Some(path) = &self.tls_files.crl_path else {
+        let Some(path) = &self.paths.crl_path else {
             return Ok(None);
         };
         let facts = crl::read(path).map_err(|e| format!("{}: {e}", path.display()))?;
-        let summary = (path.clone(), facts.next_update, self.tls_files.crl_expired);
+        let summary = (
+            path.clone(),
+            facts.next_update,
+            lock(&self.config).tls.crl_expired,
+        );
         Ok(Some((facts, summary)))
     }
+}
+
+/// The keys, as `section.key`, whose value differs between `old` and `new` and which only a restart applies
+/// (every key except `logging.level` and `tls.crl_expired`).
+pub fn restart_only_changes(old: &Config, new: &Config) -> Vec<String> {
+    let mut new = new.clone();
+    new.logging.level.clone_from(&old.logging.level);
+    new.tls.crl_expired = old.tls.crl_expired;
+    let (Ok(serde_json::Value::Object(old)), Ok(serde_json::Value::Object(new))) =
+        (serde_json::to_value(old), serde_json::to_value(&new))
+    else {
+        return Vec::new();
+    };
+    let mut changed = Vec::new();
+    for (section, new_value) in &new {
+        let old_value = old.get(section);
+        match (old_value, new_value) {
+            (Some(serde_json::Value::Object(a)), serde_json::Value::Object(b)) => {
+                for (key, value) in b {
+                    if a.get(key) != Some(value) {
+                        changed.push(format!("{section}.{key}"));
+                    }
+                }
+            }
+            (a, b) if a != Some(b) => changed.push(section.clone()),
+            _ => {}
+        }
+    }
+    changed
 }
 
 #[cfg(test)]

@@ -30,13 +30,12 @@ fn fixture() -> Fixture {
     let tls: SharedServerConfig = Arc::new(ArcSwap::new(built.config));
     let whitelist = Arc::new(Whitelist::new(vec!["127.0.0.1/32".parse().unwrap()]));
     let state = Arc::new(State::default());
-    let reloader = Reloader::new(
-        files,
-        wl_path,
-        tls.clone(),
-        whitelist.clone(),
-        state.clone(),
-    );
+    let config = Config {
+        tls: files,
+        whitelist: crate::config::WhitelistSection { path: wl_path },
+        ..Config::default()
+    };
+    let reloader = Reloader::new(&config, None, tls.clone(), whitelist.clone(), state.clone());
     reloader.record_initial(built.server_cert_not_after);
     Fixture {
         dir,
@@ -139,4 +138,19 @@ fn an_unparsable_crl_is_not_installed() {
     assert!(Arc::ptr_eq(&before, &f.tls.load_full()));
     let check = f.state.config_check(OffsetDateTime::now_utc());
     assert!(check.contains("crl.pem"), "{check}");
+}
+
+#[test]
+fn restart_only_changes_name_every_changed_key_except_the_reloadable_ones() {
+    let old = Config::default();
+    let mut new = old.clone();
+    new.logging.level = "debug".into();
+    new.tls.crl_expired = CrlExpired::Warn;
+    assert!(restart_only_changes(&old, &new).is_empty());
+    new.server.port = 1;
+    new.state_dir = PathBuf::from("/elsewhere");
+    assert_eq!(
+        restart_only_changes(&old, &new),
+        vec!["server.port".to_owned(), "state_dir".to_owned()]
+    );
 }
