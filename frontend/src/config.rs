@@ -6,8 +6,8 @@
 //! and key, so configuration files written for other versions keep working; `--check-config` lists them and
 //! fails. docs/config.md documents every key.
 //!
-//! Reload: the structures are plain values; a later issue re-runs [`load`] and swaps the result. Today every
-//! change needs a restart.
+//! Reload: the structures are plain values; [`crate::reload`] re-runs [`load`] on a change and applies the
+//! reloadable keys (`logging.level`, `tls.crl_expired`); every other key needs a restart.
 
 mod document;
 mod error;

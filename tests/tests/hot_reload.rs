@@ -303,6 +303,12 @@ async fn crl_revoking_a_connected_client_closes_its_connection_and_websocket_onl
         "the revoked client's WebSocket stayed open\n{}",
         stack.logs()
     );
+    // Issue 14: the WebSocket closes within a second of the CRL being written (debounce is 300 ms).
+    let ws_closed_after = started.elapsed();
+    assert!(
+        ws_closed_after < Duration::from_secs(1),
+        "the WebSocket closed only after {ws_closed_after:?}"
+    );
     // The idle keep-alive connection is closed too.
     let closed = read_all(&mut revoked_http, Duration::from_secs(3)).await;
     assert!(closed.is_empty(), "unexpected bytes: {closed:?}");

@@ -10,6 +10,10 @@
 //! `ok`, or says what is wrong with the job history (unreadable files set aside, failed writes, jobs
 //! waiting to be recovered).
 //!
+//! `checks.config` is `ok` or names each file that failed to (re)load (the previous one stays in force) and a
+//! CRL past its `nextUpdate` ([`crate::reload::State::config_check`]); anything but `ok` makes the status
+//! `degraded`. `checks.certificates` reads the expiry of the server certificate in use, reloads included.
+//!
 //! `confinement` shows each process's self-measurement ([`confinement`]), `null` for a process that
 //! did not report (a helper that is down is already a failed `helper` check); the frontend or the broker
 //! reporting a degraded (best-effort) confinement makes the status `degraded`. The launcher is
