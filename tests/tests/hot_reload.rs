@@ -483,3 +483,58 @@ async fn ca_rotation_applies_to_new_handshakes_while_old_sessions_live() {
         "the session opened before the rotation was dropped"
     );
 }
+
+/// Holds a POSIX write lock on the sandbox's `var/lib/dpkg/lock-frontend`, as another apt would, until
+/// dropped: an apt job started meanwhile runs (waiting for the lock) for as long as the test wants.
+fn hold_apt_lock(stack: &Stack) -> std::fs::File {
+    let path = stack.sandbox().root().join("var/lib/dpkg/lock-frontend");
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .unwrap();
+    let lock = nix::libc::flock {
+        l_type: nix::libc::F_WRLCK as nix::libc::c_short,
+        l_whence: nix::libc::SEEK_SET as nix::libc::c_short,
+        l_start: 0,
+        l_len: 0,
+        l_pid: 0,
+    };
+    nix::fcntl::fcntl(&file, nix::fcntl::FcntlArg::F_SETLK(&lock)).expect("lock taken");
+    file
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn revoking_the_client_that_started_a_job_does_not_interrupt_the_job() {
+    let stack = stack::plain();
+    let pki = stack.pki();
+    let starter = stack::client(&stack);
+    let observer = stack::client_with(&stack, &pki.client2);
+    let apt_lock = hold_apt_lock(&stack);
+    let id = lpa_tests::jobs::install(&starter, "hello").await;
+    lpa_tests::jobs::wait_until(&observer, &id, Duration::from_secs(30), |job| {
+        job["status"] == "running"
+    })
+    .await;
+    // Revoked while its job runs: the client's connections close, the job does not.
+    let serials: Vec<Serial> = vec![pki.revoked_client.serial.clone(), pki.client.serial.clone()];
+    pki.write_crl(&serials, 2).unwrap();
+    assert!(
+        eventually(|| async { !new_connection_served(&stack, &pki.client, LOCALHOST).await }).await,
+        "the revocation was not applied\n{}",
+        stack.logs()
+    );
+    assert_eq!(
+        lpa_tests::jobs::job(&observer, &id).await["status"],
+        "running",
+        "the job must still be running when the revocation applies (overlap)"
+    );
+    drop(apt_lock);
+    let job = lpa_tests::jobs::wait(&observer, &id, Duration::from_secs(180)).await;
+    assert_eq!(job["status"], "completed", "{job}\n{}", stack.logs());
+    assert_eq!(
+        stack.sandbox().installed_version("hello").as_deref(),
+        Some(lpa_testkit::fixtures::apt::versions::HELLO_V1)
+    );
+}
