@@ -34,6 +34,8 @@ pub struct ApiResponse {
     pub request_id_header: Option<String>,
     /// The `Allow` header, if present (405 answers).
     pub allow_header: Option<String>,
+    /// The `Retry-After` header, if present (429 and retryable 503 answers).
+    pub retry_after_header: Option<String>,
     /// The parsed body.
     pub envelope: Envelope,
 }
@@ -159,6 +161,7 @@ impl ApiClient {
         };
         let request_id_header = header("x-request-id");
         let allow_header = header("allow");
+        let retry_after_header = header("retry-after");
         let bytes = resp.bytes().await?;
         let envelope = serde_json::from_slice(&bytes).map_err(|e| ClientError::NotAnEnvelope {
             status,
@@ -168,6 +171,7 @@ impl ApiClient {
             status,
             request_id_header,
             allow_header,
+            retry_after_header,
             envelope,
         })
     }

@@ -64,6 +64,8 @@ async fn agent() -> Agent {
             max_connections: 16,
             handshake_timeout: Duration::from_secs(5),
             request_timeout: Duration::from_secs(5),
+            max_unauthenticated_per_source: 16,
+            silent_timeout: Duration::from_secs(5),
         },
     });
     let tcp = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

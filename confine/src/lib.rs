@@ -19,10 +19,12 @@
 //!
 //! What this crate must never do: confine the helper's launcher (package managers inherit seccomp,
 //! Landlock and the bounding set, and must run as an administrator's shell would), or report a step as
-//! applied without the kernel having confirmed it. It contains no `unsafe`.
-#![forbid(unsafe_code)]
+//! applied without the kernel having confirmed it. Its only `unsafe` is in [`fds`] (closing inherited
+//! descriptors by number), each block with a `SAFETY` comment.
+#![deny(unsafe_code)]
 
 pub mod caps;
+pub mod fds;
 pub mod landlock;
 pub mod nnp;
 pub mod policy;

@@ -45,6 +45,8 @@ pub struct Config {
     pub cache: CacheSection,
     /// Self-confinement at start.
     pub security: SecuritySection,
+    /// The job WebSocket.
+    pub websocket: WebsocketSection,
 }
 
 impl Default for Config {
@@ -59,6 +61,7 @@ impl Default for Config {
             logging: LoggingSection::default(),
             cache: CacheSection::default(),
             security: SecuritySection::default(),
+            websocket: WebsocketSection::default(),
         }
     }
 }
@@ -80,6 +83,11 @@ pub struct ServerSection {
     pub request_timeout_seconds: u64,
     /// Largest accepted request body in bytes; larger bodies get 413. Default `1048576` (1 MiB).
     pub max_body_bytes: usize,
+    /// Connections without a completed TLS handshake one source address may hold at once. Default `16`.
+    pub max_unauthenticated_per_source: usize,
+    /// Seconds a new connection may stay silent before it is closed (the handshake then has the rest of
+    /// `handshake_timeout_seconds`). Default `3`.
+    pub silent_timeout_seconds: u64,
 }
 
 impl Default for ServerSection {
@@ -91,6 +99,8 @@ impl Default for ServerSection {
             handshake_timeout_seconds: 10,
             request_timeout_seconds: 30,
             max_body_bytes: 1024 * 1024,
+            max_unauthenticated_per_source: 16,
+            silent_timeout_seconds: 3,
         }
     }
 }
@@ -289,6 +299,27 @@ impl Default for SecuritySection {
         SecuritySection {
             confinement: lpa_confine::Policy::Strict,
             landlock_min_abi: 1,
+        }
+    }
+}
+
+/// `websocket:` — the job WebSocket (`/api/v1/ws/jobs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct WebsocketSection {
+    /// Origins (`https://host[:port]`) whose pages may open the WebSocket besides the service's own origin;
+    /// an upgrade with any other `Origin` is refused (403). Default none.
+    pub allowed_origins: Vec<String>,
+    /// WebSocket sessions one client certificate may hold at once; more get 503 `TOO_MANY_SESSIONS`.
+    /// Default `128`.
+    pub max_sessions_per_identity: usize,
+}
+
+impl Default for WebsocketSection {
+    fn default() -> Self {
+        WebsocketSection {
+            allowed_origins: Vec::new(),
+            max_sessions_per_identity: crate::api::ws::DEFAULT_MAX_SESSIONS_PER_IDENTITY,
         }
     }
 }

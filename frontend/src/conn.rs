@@ -30,3 +30,9 @@ pub struct ConnInfo {
     /// client's certificate. A WebSocket session keeps a clone so it is closed too.
     pub live: Arc<crate::reload::live::LiveEntry>,
 }
+
+/// The connection's `server.max_connections` slot, put into every request's extensions by the listener. An
+/// upgraded WebSocket session takes a clone along, so the slot stays taken while the session lives (hyper is
+/// done with the connection at the upgrade, which used to free it).
+#[derive(Debug, Clone)]
+pub struct ConnectionSlot(pub Arc<tokio::sync::OwnedSemaphorePermit>);

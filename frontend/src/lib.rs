@@ -28,6 +28,7 @@ pub mod identity;
 pub mod jobs;
 pub mod listener;
 pub mod notify;
+pub mod private_state;
 pub mod reload;
 pub mod tls;
 pub mod whitelist;

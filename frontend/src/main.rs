@@ -50,10 +50,20 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // First of all, before anything is opened: drop what the parent left open (lpa_confine::fds).
+    let passed = lpa_confine::fds::passed_by_service_manager();
+    let closed = lpa_confine::fds::close_inherited(|fd| passed.contains(&fd));
     let args = Args::parse();
     if let Some(message) = running_as_root() {
         eprintln!("linux-patch-api: {message}");
         return ExitCode::from(1);
+    }
+    match &closed {
+        Ok(fds) if !fds.is_empty() => {
+            eprintln!("linux-patch-api: closed descriptors inherited from the parent: {fds:?}");
+        }
+        Ok(_) => {}
+        Err(e) => eprintln!("linux-patch-api: cannot list inherited descriptors: {e}"),
     }
     let result = if args.check_config {
         Ok(check_config(&args))
@@ -136,6 +146,11 @@ fn run(args: &Args) -> Result<ExitCode> {
     for key in &unknown_keys {
         warn!("{key}");
     }
+    // Before anything is written, and before confinement (its seccomp filter has no chmod).
+    lpa_frontend::private_state::restrict_umask();
+    for problem in lpa_frontend::private_state::make_private(&config.state_dir) {
+        warn!("state directory not private: {problem}");
+    }
     let (whitelist, whitelist_problem) = load_whitelist(&config);
     let whitelist = Arc::new(whitelist);
     let server_tls = tls::build_server_config(&config.tls)?;
@@ -156,7 +171,17 @@ fn run(args: &Args) -> Result<ExitCode> {
             ),
             ..JobSettings::default()
         },
+        websocket_origins: config
+            .websocket
+            .allowed_origins
+            .iter()
+            .filter_map(|o| lpa_frontend::api::ws::origin::normalise(o))
+            .collect(),
+        require_empty_bounding_set: true,
     });
+    state
+        .websockets
+        .set_max_per_identity(config.websocket.max_sessions_per_identity);
     let jobs = state.jobs.clone();
     let shared_tls: tls::SharedServerConfig = Arc::new(arc_swap::ArcSwap::new(server_tls.config));
     let reloader = Arc::new(

@@ -2,7 +2,10 @@
 //!
 //! The file is parsed with unknown keys refused (`deny_unknown_fields`): the helper runs as root, so a
 //! misspelt key that silently falls back to a default (for example `allow_root_peers`) is worse than a
-//! refusal to start. Every error names the file, and the key where one is at fault.
+//! refusal to start. Every error names the file, and the key where one is at fault. The file and the
+//! package-manager configuration files it names must be root's alone ([`root_owned`]).
+
+pub mod root_owned;
 
 use lpa_protocol::Backend;
 use serde::Deserialize;
@@ -264,6 +267,9 @@ pub enum ConfigError {
         /// The parser's message (names the key and position).
         message: String,
     },
+    /// The configuration file itself is not root's alone.
+    #[error("{0}")]
+    NotRootOwned(Box<root_owned::NotRootOwned>),
     /// A well-formed value that the helper refuses.
     #[error("{}: `{key}`: {message}", path.display())]
     Invalid {
@@ -277,13 +283,31 @@ pub enum ConfigError {
 }
 
 impl HelperConfig {
-    /// Reads and validates `path`.
+    /// Reads and validates `path`; it and the package-manager configuration files it names must be root's
+    /// alone ([`root_owned`]).
     pub fn load(path: &Path) -> Result<HelperConfig, ConfigError> {
+        let unsafe_file = |key: &'static str, e: root_owned::NotRootOwned| ConfigError::Invalid {
+            path: path.to_owned(),
+            key,
+            message: e.to_string(),
+        };
+        root_owned::check(path).map_err(|e| ConfigError::NotRootOwned(Box::new(e)))?;
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        Self::parse(path, &text)
+        let cfg = Self::parse(path, &text)?;
+        let named = [
+            ("apt.config_file", &cfg.apt.config_file),
+            ("dnf.config_file", &cfg.dnf.config_file),
+            ("pacman.config_file", &cfg.pacman.config_file),
+        ];
+        for (key, file) in named {
+            if let Some(file) = file {
+                root_owned::check(file).map_err(|e| unsafe_file(key, e))?;
+            }
+        }
+        Ok(cfg)
     }
 
     /// Parses and validates `text`; `path` is only used in messages.

@@ -1,7 +1,8 @@
 //! `linux-patch-api-helper --config PATH [--check-config]`: the root helper.
 //!
-//! Start-up order matters and is single-threaded until the fork: parse the config, resolve users, detect
-//! the backend, mark inherited descriptors close-on-exec, open the listening socket, create the
+//! Start-up order matters and is single-threaded until the fork: close the descriptors inherited from the
+//! parent (all but systemd's `LISTEN_FDS`), parse the config, resolve users, detect the backend, mark the
+//! remaining inherited descriptors close-on-exec, open the listening socket, create the
 //! launcher ⇄ broker socketpair, measure the launcher's confinement, then fork. The child becomes the
 //! broker (empties its bounding set, drops privileges, confines itself with Landlock and seccomp, then
 //! builds its runtime); the parent stays root and unconfined as the launcher.
@@ -37,6 +38,10 @@ struct Args {
 }
 
 fn main() -> ExitCode {
+    // First of all, before anything is opened: drop what the parent left open (lpa_confine::fds), except the
+    // socket systemd passed.
+    let passed = lpa_confine::fds::passed_by_service_manager();
+    let closed = lpa_confine::fds::close_inherited(|fd| passed.contains(&fd));
     let args = Args::parse();
     if args.check_config {
         // Before logging is set up: the verdict is for a person or ExecStartPre, not for the log.
@@ -50,6 +55,13 @@ fn main() -> ExitCode {
         .with_writer(std::io::stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
+    match closed {
+        Ok(fds) if !fds.is_empty() => {
+            tracing::info!(?fds, "closed descriptors inherited from the parent");
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "cannot list inherited descriptors"),
+    }
     match run(&args) {
         Ok(code) => code,
         Err(e) => {
@@ -133,6 +145,11 @@ fn run(args: &Args) -> anyhow::Result<ExitCode> {
             }
             match exit {
                 Exit::Signalled(sig) => {
+                    // A socket we bound is ours to remove (the broker, its only user, has exited); one
+                    // passed by systemd belongs to the socket unit.
+                    if origin == socket::Origin::Bound {
+                        let _ = std::fs::remove_file(&cfg.socket.path);
+                    }
                     tracing::info!(signal = %sig, "stopped");
                     Ok(ExitCode::SUCCESS)
                 }

@@ -1,5 +1,11 @@
 //! Raw TCP/TLS probes: a request written byte for byte (no URL normalisation), and a byte counter for
 //! connections that must receive nothing at all.
+//!
+//! A refusal test must be able to tell "the server refused" from "the harness is broken" (a wrong address, a
+//! bad client configuration): both look like silence. So the probes report each stage ([`Probe`]: TCP
+//! connected, handshake completed, plaintext received, the error), and every "gets nothing" test first runs
+//! the same probe where it must succeed ([`assert_served`], [`client_hello_from`] from a whitelisted
+//! address).
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
@@ -45,17 +51,99 @@ pub fn tls_client_without_certificate(ca: &Path) -> rustls::ClientConfig {
     tls13_builder(ca).with_no_client_auth()
 }
 
-/// Sends `GET /health` over TLS from 127.0.0.1 and returns whatever plaintext came back (nothing when the
-/// connection is refused at any stage).
-pub async fn health_over_tls(config: rustls::ClientConfig, addr: SocketAddr) -> Vec<u8> {
-    tls_request(
-        config,
-        IpAddr::V4(std::net::Ipv4Addr::LOCALHOST),
-        addr,
-        &get_request("/health"),
-    )
+/// What a probe got to, stage by stage.
+#[derive(Debug, Clone, Default)]
+pub struct Probe {
+    /// The TCP connection was established.
+    pub connected: bool,
+    /// The TLS handshake completed (as far as the client can tell).
+    pub handshake: bool,
+    /// Plaintext received after the handshake.
+    pub plaintext: Vec<u8>,
+    /// The first error met, if any.
+    pub error: Option<String>,
+}
+
+impl Probe {
+    /// The HTTP status of the answer, if one came back.
+    pub fn http_status(&self) -> Option<u16> {
+        if !self.plaintext.starts_with(b"HTTP/") {
+            return None;
+        }
+        Some(parse_response(&self.plaintext).0)
+    }
+}
+
+/// Sends `GET /health` over TLS from `source` and reports how far it got.
+pub async fn probe_health(config: rustls::ClientConfig, source: IpAddr, addr: SocketAddr) -> Probe {
+    let mut probe = Probe::default();
+    let tcp = match connect_from(source, addr).await {
+        Ok(tcp) => tcp,
+        Err(e) => {
+            probe.error = Some(format!("TCP connect: {e}"));
+            return probe;
+        }
+    };
+    probe.connected = true;
+    let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
+    let name = ServerName::IpAddress(addr.ip().into());
+    let mut tls = match connector.connect(name, tcp).await {
+        Ok(tls) => tls,
+        Err(e) => {
+            probe.error = Some(format!("TLS handshake: {e}"));
+            return probe;
+        }
+    };
+    probe.handshake = true;
+    if let Err(e) = async {
+        tls.write_all(&get_request("/health")).await?;
+        tls.flush().await
+    }
     .await
-    .unwrap_or_default()
+    {
+        probe.error = Some(format!("write: {e}"));
+    }
+    probe.plaintext = read_all(&mut tls, Duration::from_secs(10)).await;
+    probe
+}
+
+/// Positive control: `GET /health` with `config` from `source` is answered 200. Panics with every stage
+/// otherwise, so a broken harness is never mistaken for a refusal.
+pub async fn assert_served(config: rustls::ClientConfig, source: IpAddr, addr: SocketAddr) {
+    let probe = probe_health(config, source, addr).await;
+    assert_eq!(
+        probe.http_status(),
+        Some(200),
+        "positive control failed: the probe that should be served was not: {probe:?}"
+    );
+}
+
+/// Sends `GET /health` over TLS from 127.0.0.1 and returns whatever plaintext came back (nothing when the
+/// connection is refused at any stage). Pair it with [`assert_served`], or use [`probe_health`] to see where
+/// a refusal happened.
+pub async fn health_over_tls(config: rustls::ClientConfig, addr: SocketAddr) -> Vec<u8> {
+    probe_health(config, IpAddr::V4(std::net::Ipv4Addr::LOCALHOST), addr)
+        .await
+        .plaintext
+}
+
+/// Connects from `source`, writes a real ClientHello made with `config`, and returns every byte that came
+/// back within `limit` (a whitelisted peer gets a ServerHello; a denied one nothing). Errors only when the
+/// TCP connection itself fails.
+pub async fn client_hello_from(
+    config: rustls::ClientConfig,
+    source: IpAddr,
+    addr: SocketAddr,
+    limit: Duration,
+) -> io::Result<Vec<u8>> {
+    let mut tcp = connect_from(source, addr).await?;
+    let mut conn =
+        rustls::ClientConnection::new(Arc::new(config), ServerName::IpAddress(addr.ip().into()))
+            .map_err(io::Error::other)?;
+    let mut hello = Vec::new();
+    conn.write_tls(&mut hello)?;
+    tcp.write_all(&hello).await?;
+    Ok(read_all(&mut tcp, limit).await)
 }
 
 /// Connects to `addr` from the local address `source` (any 127.0.0.0/8 address works on Linux loopback).

@@ -4,6 +4,7 @@
 
 use crate::raw::{connect_from, tls_client};
 use lpa_testkit::harness::Stack;
+use lpa_testkit::pki::CertFiles;
 use rustls::pki_types::ServerName;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr};
@@ -32,8 +33,13 @@ pub fn upgrade_request(host: &str, extra: &[&str]) -> Vec<u8> {
 
 /// A TLS connection of the stack's `test-operator` client from 127.0.0.1.
 pub async fn connect(stack: &Stack) -> io::Result<TlsStream<TcpStream>> {
+    connect_as(stack, &stack.pki().client).await
+}
+
+/// A TLS connection presenting `cert` from 127.0.0.1.
+pub async fn connect_as(stack: &Stack, cert: &CertFiles) -> io::Result<TlsStream<TcpStream>> {
     let pki = stack.pki();
-    let config = tls_client(&pki.ca_cert, &pki.client.cert, &pki.client.key);
+    let config = tls_client(&pki.ca_cert, &cert.cert, &cert.key);
     let addr = stack.connect_addr();
     let tcp = connect_from(IpAddr::V4(Ipv4Addr::LOCALHOST), addr).await?;
     let connector = tokio_rustls::TlsConnector::from(Arc::new(config));
@@ -73,7 +79,16 @@ pub async fn read_head(stream: &mut (impl AsyncRead + Unpin)) -> io::Result<(u16
 
 /// Opens a session: TLS, the upgrade request with `extra` headers, and its `101` answer.
 pub async fn open_session(stack: &Stack, extra: &[&str]) -> io::Result<TlsStream<TcpStream>> {
-    let mut tls = connect(stack).await?;
+    open_session_as(stack, &stack.pki().client, extra).await
+}
+
+/// [`open_session`] presenting `cert`.
+pub async fn open_session_as(
+    stack: &Stack,
+    cert: &CertFiles,
+    extra: &[&str],
+) -> io::Result<TlsStream<TcpStream>> {
+    let mut tls = connect_as(stack, cert).await?;
     let host = format!("localhost:{}", stack.port());
     tls.write_all(&upgrade_request(&host, extra)).await?;
     tls.flush().await?;

@@ -3,8 +3,8 @@
 //!
 //! - Only `privhelper::launcher` spawns processes (DESIGN invariant 2). clippy's `disallowed-methods` forbids
 //!   `Command::new` everywhere; this test makes sure the only product code that allows it is the launcher.
-//! - `unsafe` lives only in `privhelper::sys` and the confinement crate (`confine/`, which today has
-//!   none and says so with `#![forbid(unsafe_code)]`), each block with a `// SAFETY:` comment.
+//! - `unsafe` lives only in `privhelper::sys` and the confinement crate (`confine/`, whose only `unsafe` is
+//!   `confine::fds`, closing inherited descriptors), each block with a `// SAFETY:` comment.
 //!
 //! Test code (`tests/` directories, the test kit) may start processes: that is how it runs the product.
 

@@ -57,6 +57,18 @@ async fn a_full_queue_answers_429_queue_full() {
     let mut answers = Vec::new();
     for name in ["demo-slow", "hello", "demo-tool", "demo-lib"] {
         let resp = send(&client, Method::POST, "/api/v1/packages", install(name)).await;
+        if resp.status == 429 {
+            // The client is told when to come back, in the header and in the details.
+            assert_eq!(resp.retry_after_header.as_deref(), Some("30"), "{resp:?}");
+            assert_eq!(
+                resp.envelope
+                    .error
+                    .as_ref()
+                    .map(|e| e.details["retry_after_seconds"].clone()),
+                Some(serde_json::json!(30)),
+                "{resp:?}"
+            );
+        }
         answers.push((resp.status, resp.error_code().map(str::to_owned)));
     }
     let full = answers

@@ -3,7 +3,6 @@
 
 use lpa_tests::{raw, stack};
 use std::net::{IpAddr, Ipv4Addr};
-use std::sync::Arc;
 use std::time::Duration;
 use tokio::io::AsyncWriteExt;
 
@@ -18,6 +17,14 @@ async fn valid_client_gets_an_answer() {
 async fn refused_certificates_get_no_http_response() {
     let stack = stack::plain();
     let pki = stack.pki();
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    // Positive control: the same raw probe with the valid certificate is answered.
+    raw::assert_served(
+        raw::tls_client(&pki.ca_cert, &pki.client.cert, &pki.client.key),
+        local,
+        stack.connect_addr(),
+    )
+    .await;
     for (what, cert) in [
         ("foreign CA", &pki.foreign_client),
         ("expired", &pki.expired_client),
@@ -31,11 +38,13 @@ async fn refused_certificates_get_no_http_response() {
         );
         // The same over a raw TLS connection: not a single byte of HTTP comes back.
         let cfg = raw::tls_client(&pki.ca_cert, &cert.cert, &cert.key);
-        let bytes = raw::health_over_tls(cfg, stack.connect_addr()).await;
+        let probe = raw::probe_health(cfg, local, stack.connect_addr()).await;
+        // Refused by the server's TLS, not lost before it: the TCP connection was made.
+        assert!(probe.connected, "{what}: {probe:?}");
         assert!(
-            bytes.is_empty(),
+            probe.plaintext.is_empty(),
             "{what}: received {} bytes of plaintext",
-            bytes.len()
+            probe.plaintext.len()
         );
     }
     // Still serving the valid client afterwards.
@@ -48,12 +57,22 @@ async fn refused_certificates_get_no_http_response() {
 #[tokio::test(flavor = "multi_thread")]
 async fn client_without_certificate_gets_no_http_response() {
     let stack = stack::plain();
-    let cfg = raw::tls_client_without_certificate(&stack.pki().ca_cert);
-    let bytes = raw::health_over_tls(cfg, stack.connect_addr()).await;
+    let pki = stack.pki();
+    let local = IpAddr::V4(Ipv4Addr::LOCALHOST);
+    // Positive control: the same probe presenting the valid certificate is answered.
+    raw::assert_served(
+        raw::tls_client(&pki.ca_cert, &pki.client.cert, &pki.client.key),
+        local,
+        stack.connect_addr(),
+    )
+    .await;
+    let cfg = raw::tls_client_without_certificate(&pki.ca_cert);
+    let probe = raw::probe_health(cfg, local, stack.connect_addr()).await;
+    assert!(probe.connected, "{probe:?}");
     assert!(
-        bytes.is_empty(),
+        probe.plaintext.is_empty(),
         "received {} bytes of plaintext",
-        bytes.len()
+        probe.plaintext.len()
     );
 }
 
@@ -95,6 +114,13 @@ async fn tls12_and_plain_http_get_no_http_response() {
         String::from_utf8_lossy(&out.stderr)
     );
 
+    // Positive control: the same port answers over TLS (so silence below is a refusal, not a dead port).
+    raw::assert_served(
+        raw::tls_client(&pki.ca_cert, &pki.client.cert, &pki.client.key),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        stack.connect_addr(),
+    )
+    .await;
     let mut tcp = tokio::net::TcpStream::connect(stack.connect_addr())
         .await
         .expect("connect");
@@ -116,23 +142,31 @@ async fn tls12_and_plain_http_get_no_http_response() {
 async fn peer_outside_the_whitelist_receives_zero_bytes_even_with_a_valid_certificate() {
     let stack = stack::plain();
     let pki = stack.pki();
+    let cfg = || raw::tls_client(&pki.ca_cert, &pki.client.cert, &pki.client.key);
+    // Positive control: the same ClientHello from a whitelisted address gets the server's answer.
+    let answered = raw::client_hello_from(
+        cfg(),
+        IpAddr::V4(Ipv4Addr::LOCALHOST),
+        stack.connect_addr(),
+        Duration::from_secs(2),
+    )
+    .await
+    .expect("TCP connects");
+    assert!(
+        !answered.is_empty(),
+        "a whitelisted ClientHello got nothing"
+    );
     // 127.0.0.2 is a local address but not whitelisted (the whitelist is 127.0.0.1 and ::1).
     let outsider = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 2));
-    let mut tcp = raw::connect_from(outsider, stack.connect_addr())
-        .await
-        .expect("TCP connects");
-    // Write a real ClientHello with a valid client identity, then count what comes back.
-    let cfg = Arc::new(raw::tls_client(
-        &pki.ca_cert,
-        &pki.client.cert,
-        &pki.client.key,
-    ));
-    let mut conn =
-        rustls::ClientConnection::new(cfg, "localhost".try_into().expect("name")).expect("tls");
-    let mut hello = Vec::new();
-    conn.write_tls(&mut hello).expect("client hello");
-    let _ = tcp.write_all(&hello).await;
-    let bytes = raw::read_all(&mut tcp, Duration::from_secs(5)).await;
+    // A real ClientHello with a valid client identity; count what comes back.
+    let bytes = raw::client_hello_from(
+        cfg(),
+        outsider,
+        stack.connect_addr(),
+        Duration::from_secs(5),
+    )
+    .await
+    .expect("TCP connects");
     assert!(
         bytes.is_empty(),
         "a non-whitelisted peer received {} bytes",

@@ -115,3 +115,125 @@ async fn a_ping_flood_from_a_peer_that_never_reads_is_closed_with_bounded_memory
         stack.logs()
     );
 }
+
+/// The status and (for refusals) the envelope's error code of an upgrade carrying `extra` headers.
+async fn upgrade_status(
+    stack: &lpa_testkit::harness::Stack,
+    host: &str,
+    extra: &[&str],
+) -> (u16, String) {
+    use lpa_tests::ws_raw::{connect, read_head, upgrade_request};
+    use tokio::io::AsyncReadExt;
+    let mut tls = connect(stack).await.expect("TLS connection");
+    tls.write_all(&upgrade_request(host, extra)).await.unwrap();
+    tls.flush().await.unwrap();
+    let (status, head) = read_head(&mut tls).await.expect("an answer");
+    if status == 101 {
+        return (status, String::new());
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().to_owned())
+        })
+        .and_then(|v| v.parse().ok())
+        .expect("content-length");
+    let mut body = vec![0u8; length];
+    tls.read_exact(&mut body).await.unwrap();
+    let envelope: serde_json::Value = serde_json::from_slice(&body).expect("an envelope");
+    (
+        status,
+        envelope["error"]["code"].as_str().unwrap_or("").to_owned(),
+    )
+}
+
+fn stack_with_console_origin() -> lpa_testkit::harness::Stack {
+    lpa_testkit::harness::Stack::start(lpa_testkit::harness::StackOptions {
+        frontend_extra: "websocket:\n  allowed_origins: [\"https://console.example\"]\n".to_owned(),
+        ..Default::default()
+    })
+    .expect("stack starts")
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn websocket_upgrades_from_the_own_or_a_configured_origin_are_accepted_others_refused() {
+    let stack = stack_with_console_origin();
+    let host = format!("127.0.0.1:{}", stack.port());
+    let own_https = format!("Origin: https://{host}");
+    let own_http = format!("Origin: http://{host}");
+    let other_port = format!("Origin: https://127.0.0.1:{}", stack.port() + 1);
+    // Positive controls: no Origin (operator tooling), the service's own origin, a configured one.
+    for extra in [
+        vec![],
+        vec![own_https.as_str()],
+        vec![own_http.as_str()],
+        vec!["Origin: https://Console.example:443"],
+    ] {
+        assert_eq!(
+            upgrade_status(&stack, &host, &extra).await,
+            (101, String::new()),
+            "{extra:?}\n{}",
+            stack.logs()
+        );
+    }
+    for refused in [
+        "Origin: https://evil.example",
+        other_port.as_str(),
+        "Origin: https://console.example:8443",
+        "Origin: null",
+    ] {
+        assert_eq!(
+            upgrade_status(&stack, &host, &[refused]).await,
+            (403, "ORIGIN_NOT_ALLOWED".to_owned()),
+            "{refused}"
+        );
+    }
+}
+
+/// Python's websocket-client (Debian `python3-websocket`), a real third-party client, with its default
+/// `Origin`: it subscribes and gets its pong; the same client with a foreign origin is refused with 403.
+#[tokio::test(flavor = "multi_thread")]
+async fn python_websocket_client_with_its_default_origin_is_served() {
+    const PYTHON: &str = "/usr/bin/python3";
+    let stack = stack_with_console_origin();
+    let pki = stack.pki();
+    let script = r#"
+import json, ssl, sys, websocket
+url, ca, cert, key, origin = sys.argv[1:6]
+sslopt = {"ca_certs": ca, "certfile": cert, "keyfile": key, "cert_reqs": ssl.CERT_REQUIRED}
+options = {} if origin == "-" else {"origin": origin}
+try:
+    ws = websocket.create_connection(url, sslopt=sslopt, timeout=10, **options)
+except websocket.WebSocketBadStatusException as e:
+    print("refused", e.status_code)
+    sys.exit(0)
+ws.send(json.dumps({"type": "subscribe_all"}))
+subscribed = json.loads(ws.recv())
+ws.send(json.dumps({"type": "ping"}))
+pong = json.loads(ws.recv())
+print("served", subscribed["event"], pong["event"])
+ws.close()
+"#;
+    let url = format!("wss://127.0.0.1:{}/api/v1/ws/jobs", stack.port());
+    let run = |origin: &str| {
+        let out = lpa_testkit::run::command(PYTHON)
+            .args(["-c", script, &url])
+            .arg(&pki.ca_cert)
+            .arg(&pki.client.cert)
+            .arg(&pki.client.key)
+            .arg(origin)
+            .output()
+            .expect("python3 runs (CI installs python3-websocket)");
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            out.status.success(),
+            "python failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    assert_eq!(run("-"), "served subscribed pong", "{}", stack.logs());
+    assert_eq!(run("https://evil.example"), "refused 403");
+}

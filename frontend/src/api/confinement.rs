@@ -109,6 +109,22 @@ impl Confinement {
     }
 }
 
+/// What `degraded` says of a frontend whose capability bounding set is not empty.
+pub const BOUNDING_SET_NOT_EMPTY: &str = "capability bounding set not empty: only the service manager can empty \
+     it (systemd: CapabilityBoundingSet=); with no_new_privs and no execve it grants nothing, but it is not \
+     the documented confinement";
+
+/// Marks `c` degraded when its bounding set is not empty. The frontend cannot empty its own bounding set
+/// (that needs `CAP_SETPCAP`, which an unprivileged process does not have), so the documented confinement —
+/// empty capability sets — holds only where the service manager (or the test harness) emptied it; `/health`
+/// says so instead of claiming it.
+pub fn flag_bounding_set(mut c: Confinement) -> Confinement {
+    if c.bounding_hex.bytes().any(|b| b != b'0') {
+        c.degraded.push(BOUNDING_SET_NOT_EMPTY.to_owned());
+    }
+    c
+}
+
 /// Measures the calling process (the frontend).
 pub fn measure_self() -> Option<Confinement> {
     match lpa_confine::report::measure() {
@@ -166,6 +182,16 @@ mod tests {
             })
         );
         assert!(!c.is_degraded());
+    }
+
+    #[test]
+    fn a_non_empty_bounding_set_is_degraded_and_an_empty_one_is_not() {
+        let mut w = wire();
+        assert!(!flag_bounding_set(Confinement::from(&w)).is_degraded());
+        w.cap_bounding = 1 << 21;
+        let c = flag_bounding_set(Confinement::from(&w));
+        assert!(c.is_degraded());
+        assert_eq!(c.degraded, vec![BOUNDING_SET_NOT_EMPTY.to_owned()]);
     }
 
     #[test]

@@ -10,6 +10,13 @@
 //! `ok`, or says what is wrong with the job history (unreadable files set aside, failed writes, jobs
 //! waiting to be recovered).
 //!
+//! The frontend's capability bounding set must be empty (the service manager empties it); a non-empty one is
+//! listed under `confinement.frontend.degraded` and makes the status `degraded`
+//! ([`confinement::flag_bounding_set`]).
+//!
+//! `refused_connections` (an addition) counts the connections the listener refused since start, by reason
+//! (`crate::listener::refusals`).
+//!
 //! `checks.config` is `ok` or names each file that failed to (re)load (the previous one stays in force) and a
 //! CRL past its `nextUpdate` ([`crate::reload::State::config_check`]); anything but `ok` makes the status
 //! `degraded`. `checks.certificates` reads the expiry of the server certificate in use, reloads included.
@@ -63,7 +70,13 @@ pub async fn health(state: &AppState) -> Value {
     }
     let job_queue = state.jobs.health_check();
     let cache_ok = cache_status != CacheStatus::Failed;
-    let frontend = confinement::measure_self();
+    let frontend = confinement::measure_self().map(|c| {
+        if state.settings.require_empty_bounding_set {
+            confinement::flag_bounding_set(c)
+        } else {
+            c
+        }
+    });
     let (broker, launcher) = if helper_ok {
         helper_confinement(state).await
     } else {
@@ -87,6 +100,7 @@ pub async fn health(state: &AppState) -> Value {
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),
         "uptime_seconds": state.started.elapsed().as_secs(),
+        "refused_connections": state.refusals.totals(),
         "last_cache_update": cache.last_update(),
         "cache_status": cache_status.as_str(),
         "checks": {

@@ -40,6 +40,21 @@ pub fn validate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), Co
         "must be at least 1",
     );
     issues.check(
+        s.max_unauthenticated_per_source != 0,
+        "server.max_unauthenticated_per_source",
+        "must be at least 1",
+    );
+    issues.check(
+        s.silent_timeout_seconds != 0,
+        "server.silent_timeout_seconds",
+        "must be at least 1",
+    );
+    issues.check(
+        config.websocket.max_sessions_per_identity != 0,
+        "websocket.max_sessions_per_identity",
+        "must be at least 1",
+    );
+    issues.check(
         config.helper.request_timeout_seconds != 0,
         "helper.request_timeout_seconds",
         "must be at least 1",
@@ -76,6 +91,14 @@ pub fn validate(path: &Path, config: &Config, index: &KeyIndex) -> Result<(), Co
     );
     if let Err(e) = tracing_subscriber::EnvFilter::builder().parse(&config.logging.level) {
         issues.push("logging.level", format!("not a valid log filter: {e}"));
+    }
+    for origin in &config.websocket.allowed_origins {
+        if crate::api::ws::origin::normalise(origin).is_none() {
+            issues.push(
+                "websocket.allowed_origins",
+                format!("{origin:?} is not an origin of the form https://host[:port]"),
+            );
+        }
     }
     issues.file("tls.ca_cert", &config.tls.ca_cert);
     issues.file("tls.server_cert", &config.tls.server_cert);

@@ -65,6 +65,8 @@ pub(crate) enum Step {
     Event(JobEvent),
     /// Wait, listening for `Cancel` and `Abort`.
     Sleep(Duration),
+    /// Close the connection here, as a helper that is stopped or restarted mid-request does.
+    Close,
 }
 
 impl Script {
@@ -292,6 +294,7 @@ async fn run_script(
                     .await
                     .ok()?;
             }
+            Step::Close => return None,
             Step::Sleep(d) => {
                 let sleep = tokio::time::sleep(d);
                 tokio::pin!(sleep);

@@ -23,6 +23,25 @@ pub fn check_declared_length(headers: &HeaderMap, max: usize) -> Result<(), ApiE
     }
 }
 
+/// Refuses a non-empty body not declared `application/json` (415): the API only parses JSON, and a body sent
+/// as a form or as text is a client mistake better named than parsed as JSON by luck.
+pub fn check_media_type(
+    content_type: Option<&http::HeaderValue>,
+    body: &[u8],
+) -> Result<(), ApiError> {
+    if body.is_empty() {
+        return Ok(());
+    }
+    let essence = content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|v| v.trim().to_ascii_lowercase());
+    match essence.as_deref() {
+        Some("application/json") => Ok(()),
+        _ => Err(ApiError::UnsupportedMediaType),
+    }
+}
+
 /// Reads the whole body, at most `max` bytes, within `timeout`.
 pub async fn read<B>(body: B, max: usize, timeout: Duration) -> Result<Bytes, ApiError>
 where
@@ -75,6 +94,22 @@ mod tests {
             .await
             .unwrap_err();
         assert_eq!(err.code(), "REQUEST_TIMEOUT");
+    }
+
+    #[test]
+    fn only_json_bodies_are_accepted_and_an_empty_body_needs_no_type() {
+        let json = http::HeaderValue::from_static("application/json; charset=utf-8");
+        check_media_type(Some(&json), b"{}").unwrap();
+        check_media_type(None, b"").unwrap();
+        let form = http::HeaderValue::from_static("application/x-www-form-urlencoded");
+        assert_eq!(
+            check_media_type(Some(&form), b"{}").unwrap_err().code(),
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
+        assert_eq!(
+            check_media_type(None, b"{}").unwrap_err().code(),
+            "UNSUPPORTED_MEDIA_TYPE"
+        );
     }
 
     #[test]

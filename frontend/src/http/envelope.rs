@@ -70,9 +70,9 @@ pub fn success_with_status(
     )
 }
 
-/// The answer for `err`: its status, its `Allow` header if any, and the error object.
+/// The answer for `err`: its status, its `Allow` and `Retry-After` headers if any, and the error object.
 pub fn failure(request_id: Uuid, err: &ApiError) -> Response<Full<Bytes>> {
-    build(
+    let mut response = build(
         err.status(),
         request_id,
         &json!({
@@ -88,7 +88,13 @@ pub fn failure(request_id: Uuid, err: &ApiError) -> Response<Full<Bytes>> {
             },
         }),
         err.allow_header(),
-    )
+    );
+    if let Some(seconds) = err.retry_after() {
+        response
+            .headers_mut()
+            .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+    }
+    response
 }
 
 fn build(

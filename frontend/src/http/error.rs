@@ -18,6 +18,13 @@ const MAX_QUOTED: usize = 64;
 /// How many characters of helper-provided text (stderr tails, reasons) a message may carry.
 const MAX_HELPER_TEXT: usize = 2000;
 
+/// `Retry-After` of 429 `QUEUE_FULL`: jobs take seconds to minutes; a client should not poll faster.
+const QUEUE_FULL_RETRY_AFTER: u64 = 30;
+/// `Retry-After` of 503 `TOO_MANY_SESSIONS`: sessions end when their clients close them.
+const SESSIONS_RETRY_AFTER: u64 = 30;
+/// `Retry-After` of 503 `HELPER_UNAVAILABLE`: a restarting helper is back within seconds.
+const HELPER_RETRY_AFTER: u64 = 5;
+
 /// An API failure. Each variant has exactly one stable code and status.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
 pub enum ApiError {
@@ -72,6 +79,19 @@ pub enum ApiError {
         /// `server.max_body_bytes`.
         limit: usize,
     },
+    /// 431 `HEADERS_TOO_LARGE` (an addition to the contract): the request head has more than
+    /// [`super::MAX_HEADERS`] lines or [`super::MAX_HEAD_BYTES`] bytes.
+    #[error("request head exceeds the limit of {max_headers} header lines or {max_bytes} bytes")]
+    HeadersTooLarge {
+        /// Most header lines.
+        max_headers: usize,
+        /// Most bytes of request line and headers.
+        max_bytes: usize,
+    },
+    /// 415 `UNSUPPORTED_MEDIA_TYPE` (an addition to the contract): a request body that is not declared
+    /// `application/json`.
+    #[error("request bodies must be application/json")]
+    UnsupportedMediaType,
     /// 408 `REQUEST_TIMEOUT` (an addition to the contract): the body did not arrive in time.
     #[error("request body was not received within {seconds} seconds")]
     RequestTimeout {
@@ -124,6 +144,13 @@ pub enum ApiError {
         /// `jobs.max_queue_depth`.
         depth: usize,
     },
+    /// 503 `TOO_MANY_SESSIONS` (an addition to the contract, retryable, with `Retry-After`): this client
+    /// certificate already holds `websocket.max_sessions_per_identity` WebSocket sessions.
+    #[error("this client already holds {limit} WebSocket sessions; close one or retry later")]
+    TooManySessions {
+        /// `websocket.max_sessions_per_identity`.
+        limit: usize,
+    },
     /// 409 `JOB_NOT_CANCELLABLE`.
     #[error("{message}")]
     JobNotCancellable {
@@ -159,9 +186,11 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
-            ApiError::HelperUnavailable { .. } | ApiError::ServiceUnhealthy { .. } => {
-                StatusCode::SERVICE_UNAVAILABLE
-            }
+            ApiError::HeadersTooLarge { .. } => StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            ApiError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            ApiError::HelperUnavailable { .. }
+            | ApiError::ServiceUnhealthy { .. }
+            | ApiError::TooManySessions { .. } => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::PackageManager { .. } | ApiError::Internal { .. } => {
                 StatusCode::INTERNAL_SERVER_ERROR
             }
@@ -180,6 +209,8 @@ impl ApiError {
             ApiError::MethodNotAllowed { .. } => "METHOD_NOT_ALLOWED",
             ApiError::PayloadTooLarge { .. } => "PAYLOAD_TOO_LARGE",
             ApiError::RequestTimeout { .. } => "REQUEST_TIMEOUT",
+            ApiError::HeadersTooLarge { .. } => "HEADERS_TOO_LARGE",
+            ApiError::UnsupportedMediaType => "UNSUPPORTED_MEDIA_TYPE",
             ApiError::HelperUnavailable { .. } => "HELPER_UNAVAILABLE",
             ApiError::ServiceUnhealthy { .. } => "SERVICE_UNHEALTHY",
             ApiError::PackageManager { .. } => "PKG_MANAGER_ERROR",
@@ -189,6 +220,7 @@ impl ApiError {
             ApiError::QueueFull { .. } => "QUEUE_FULL",
             ApiError::JobNotCancellable { .. } => "JOB_NOT_CANCELLABLE",
             ApiError::RebootBlocked { .. } => "REBOOT_BLOCKED",
+            ApiError::TooManySessions { .. } => "TOO_MANY_SESSIONS",
         }
     }
 
@@ -200,7 +232,19 @@ impl ApiError {
                 | ApiError::PackageManager { .. }
                 | ApiError::RequestTimeout { .. }
                 | ApiError::QueueFull { .. }
+                | ApiError::TooManySessions { .. }
         )
+    }
+
+    /// Seconds for the `Retry-After` header (and `details.retry_after_seconds`) of answers that ask the client
+    /// to come back later: 429 and the 503s that a retry can cure.
+    pub fn retry_after(&self) -> Option<u64> {
+        match self {
+            ApiError::QueueFull { .. } => Some(QUEUE_FULL_RETRY_AFTER),
+            ApiError::TooManySessions { .. } => Some(SESSIONS_RETRY_AFTER),
+            ApiError::HelperUnavailable { .. } => Some(HELPER_RETRY_AFTER),
+            _ => None,
+        }
     }
 
     /// Machine-readable specifics, or `None` (serialised as `null`).
@@ -213,7 +257,18 @@ impl ApiError {
                 "allowed_methods": allow.iter().map(Method::as_str).collect::<Vec<_>>()
             })),
             ApiError::PayloadTooLarge { limit } => Some(json!({ "max_body_bytes": limit })),
-            ApiError::QueueFull { depth, .. } => Some(json!({ "max_queue_depth": depth })),
+            ApiError::HeadersTooLarge {
+                max_headers,
+                max_bytes,
+            } => Some(json!({ "max_headers": max_headers, "max_head_bytes": max_bytes })),
+            ApiError::QueueFull { depth, .. } => Some(json!({
+                "max_queue_depth": depth,
+                "retry_after_seconds": QUEUE_FULL_RETRY_AFTER,
+            })),
+            ApiError::TooManySessions { limit } => Some(json!({
+                "max_sessions_per_identity": limit,
+                "retry_after_seconds": SESSIONS_RETRY_AFTER,
+            })),
             ApiError::RebootBlocked { active_jobs, .. } => {
                 Some(json!({ "active_package_jobs": active_jobs }))
             }

@@ -28,6 +28,32 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use uuid::Uuid;
 
+/// Most header lines in one request; more gets an enveloped 431.
+pub const MAX_HEADERS: usize = 64;
+/// Most bytes of request line plus headers; more gets an enveloped 431 (hyper's own parser stops at 64 KiB
+/// with a bare 431).
+pub const MAX_HEAD_BYTES: usize = 16 * 1024;
+
+/// Refuses a request head over [`MAX_HEADERS`] lines or [`MAX_HEAD_BYTES`] bytes (431).
+pub fn check_head<B>(req: &hyper::Request<B>) -> Result<(), ApiError> {
+    let headers = req.headers();
+    // "METHOD URI HTTP/1.1\r\n" plus "name: value\r\n" per line, as the client sent them.
+    let bytes = req.method().as_str().len()
+        + req.uri().to_string().len()
+        + 11
+        + headers
+            .iter()
+            .map(|(name, value)| name.as_str().len() + value.len() + 4)
+            .sum::<usize>();
+    if headers.len() > MAX_HEADERS || bytes > MAX_HEAD_BYTES {
+        return Err(ApiError::HeadersTooLarge {
+            max_headers: MAX_HEADERS,
+            max_bytes: MAX_HEAD_BYTES,
+        });
+    }
+    Ok(())
+}
+
 /// Settings the API layer needs, derived from config.yaml by the binary.
 #[derive(Debug, Clone)]
 pub struct ApiSettings {
@@ -43,6 +69,12 @@ pub struct ApiSettings {
     pub server_cert_not_after: Option<time::OffsetDateTime>,
     /// The job manager's settings (state directory, limits, timeout, cache freshness).
     pub jobs: crate::jobs::JobSettings,
+    /// `websocket.allowed_origins`, normalised (`crate::api::ws::origin::normalise`).
+    pub websocket_origins: Vec<String>,
+    /// Whether `/health` reports a non-empty capability bounding set as degraded. True for the daemon; the
+    /// in-process unit tests, which run inside the test binary (as root, with its full bounding set), turn
+    /// it off.
+    pub require_empty_bounding_set: bool,
 }
 
 impl Default for ApiSettings {
@@ -55,6 +87,8 @@ impl Default for ApiSettings {
             body_timeout: Duration::from_secs(30),
             server_cert_not_after: None,
             jobs: crate::jobs::JobSettings::default(),
+            websocket_origins: Vec::new(),
+            require_empty_bounding_set: true,
         }
     }
 }
@@ -74,6 +108,8 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::JobManager>,
     /// Open WebSocket sessions (`/api/v1/ws/jobs`), ended by the listener's graceful shutdown.
     pub websockets: crate::api::ws::Sessions,
+    /// Refused connections, counted by the listener and shown by `/health`.
+    pub refusals: crate::listener::refusals::Refusals,
     /// Hot-reload state: problems for `/health`, live connections by client serial.
     pub reload: Arc<crate::reload::State>,
     router: Router,
@@ -98,6 +134,7 @@ impl AppState {
             packages: Default::default(),
             jobs,
             websockets: Default::default(),
+            refusals: Default::default(),
             reload: Default::default(),
             router: Router::new(),
         })
@@ -111,7 +148,7 @@ pub async fn handle(
     req: hyper::Request<hyper::body::Incoming>,
 ) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
     // The WebSocket upgrade needs the request itself (hyper's upgrade handle lives in its extensions).
-    if req.uri().path() == crate::api::ws::PATH {
+    if req.uri().path() == crate::api::ws::PATH && check_head(&req).is_ok() {
         return Ok(crate::api::ws::accept(state, &conn, req));
     }
     Ok(respond(&state, &conn, req).await)
@@ -162,11 +199,16 @@ where
     B::Error: Into<Box<dyn std::error::Error + Send + Sync>>,
 {
     let limit = state.settings.max_body_bytes;
+    // A request refused here is answered before its body is read; the listener's lingering close then
+    // drains what the client still sends, so the answer is not lost to a TCP reset.
+    check_head(&req)?;
     body::check_declared_length(req.headers(), limit)?;
     let endpoint = state.router.resolve(req.method(), req.uri().path())?;
     let query = Query::parse(req.uri().query())?;
+    let content_type = req.headers().get(http::header::CONTENT_TYPE).cloned();
     // Always read (bounded), so an oversized upload is 413 even where the endpoint takes no body.
     let body = body::read(req.into_body(), limit, state.settings.body_timeout).await?;
+    body::check_media_type(content_type.as_ref(), &body)?;
     let request = crate::api::Request {
         query: &query,
         body: &body,

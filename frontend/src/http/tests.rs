@@ -33,8 +33,11 @@ impl Harness {
             ),
             jobs: crate::jobs::JobSettings {
                 state_dir: Some(dir.path().join("state")),
+                cancel_answer_window: Duration::from_millis(300),
                 ..Default::default()
             },
+            require_empty_bounding_set: false,
+            ..Default::default()
         });
         let conn = ConnInfo {
             peer: "127.0.0.1:50000".parse().unwrap(),

@@ -264,7 +264,7 @@ impl Disk {
         }
         let result = path
             .parent()
-            .map_or(Ok(()), std::fs::create_dir_all)
+            .map_or(Ok(()), crate::private_state::create_private_dir)
             .map_err(|e| e.to_string())
             .and(bytes)
             .and_then(|bytes| write_atomic(path, &bytes).map_err(|e| e.to_string()));

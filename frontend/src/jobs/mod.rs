@@ -74,6 +74,9 @@ pub struct JobSettings {
     pub cancel_wait: Duration,
     /// First delay between attempts to reach the helper for recovery (doubles up to 30 s).
     pub recovery_retry: Duration,
+    /// How long after a `DELETE` cancelled a job further `DELETE`s answer that cancellation instead of
+    /// deleting the record (`cancel` module docs).
+    pub cancel_answer_window: Duration,
 }
 
 impl Default for JobSettings {
@@ -89,6 +92,7 @@ impl Default for JobSettings {
             abort_grace: Duration::from_secs(60),
             cancel_wait: Duration::from_secs(15),
             recovery_retry: Duration::from_secs(1),
+            cancel_answer_window: cancel::CANCEL_ANSWER_WINDOW,
         }
     }
 }
@@ -103,6 +107,8 @@ struct Jobs {
     /// The running job and where to send cancel requests for it.
     running: Option<(Uuid, mpsc::Sender<CancelRequest>)>,
     last_persist: HashMap<Uuid, Instant>,
+    /// Jobs a `DELETE` cancelled, with when and their status before (`cancel` module docs).
+    cancelled_by_delete: HashMap<Uuid, (Instant, JobStatus)>,
 }
 
 /// Owns every job; cheap to share (`Arc`).
@@ -399,6 +405,7 @@ impl JobManager {
             let mut jobs = self.lock();
             jobs.records.remove(&id);
             jobs.last_persist.remove(&id);
+            jobs.cancelled_by_delete.remove(&id);
         }
         if let Some(store) = &self.store
             && let Err(e) = store.delete(id)

@@ -167,7 +167,8 @@ pub async fn run(manager: Arc<JobManager>) {
     manager.recovered.send_replace(true);
 }
 
-async fn look_up(
+/// The installed packages and the pending updates, as the helper reads them now.
+pub(super) async fn look_up(
     manager: &JobManager,
 ) -> Result<(Vec<PackageRecord>, Vec<UpgradablePackage>), HelperClientError> {
     let _slot = manager.read_slot().await;

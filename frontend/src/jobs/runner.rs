@@ -13,6 +13,10 @@
 //!   that fails with kind `Network` (a file vanished between refresh and download), one more refresh and
 //!   one retry. No selection with an exclusion of `*` completes at once with "nothing to apply". After a
 //!   successful apply with `reboot`, a reboot job is queued with the requested delay.
+//!
+//! If the connection to the helper breaks after the package manager started changing the system (the
+//! helper was restarted: its units never kill a running dpkg or rpm), an install or update is settled from
+//! the package database rather than failed: see [`confirm_after_loss`].
 
 use super::cancel::{CancelReply, CancelRequest};
 use super::intent::Intent;
@@ -106,10 +110,15 @@ async fn run(manager: &JobManager, record: JobRecord, cancels: &mut mpsc::Receiv
             drive.span = (0, 99);
             refresh(&mut drive, true).await;
         }
-        intent => {
-            let end = drive.call(intent.operation(), None).await;
-            settle(&drive, end);
-        }
+        intent => match drive.call(intent.operation(), None).await {
+            CallEnd::Lost(lost)
+                if drive.changes_started
+                    && matches!(intent, Intent::Install { .. } | Intent::Update { .. }) =>
+            {
+                confirm_after_loss(&mut drive, intent, &lost).await;
+            }
+            end => settle(&drive, end),
+        },
     }
     if let Some(done) = manager.get(record.job_id) {
         tracing::info!(
@@ -299,6 +308,68 @@ fn settle(drive: &Drive<'_>, end: CallEnd) {
         }
         CallEnd::Lost(e) => r.fail("HELPER_UNAVAILABLE", e.to_string()),
     });
+}
+
+/// How often the package database is read while a job waits to be confirmed after losing the helper.
+const CONFIRM_INTERVAL: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// Settles an install or update whose helper connection broke after the package manager started changing
+/// the system. The package manager it started keeps running (a helper restart never kills it), so the
+/// outcome is not known yet, and failing the job would be untrue if it then succeeds. The job stays
+/// `running` and the helper (started again on demand) is asked for the installed packages every
+/// [`CONFIRM_INTERVAL`]: once every target is installed at the intended version the job is `completed`. A
+/// package dpkg or rpm has not finished configuring is not "installed", so an unfinished run never reads as
+/// done. Past the job's deadline it ends `failed` with `INTERRUPTED`, naming what is missing. Only install
+/// and update are settled this way: for them "done" cannot be seen before the package manager has finished.
+async fn confirm_after_loss(drive: &mut Drive<'_>, intent: &Intent, lost: &HelperClientError) {
+    drive.manager.modify(drive.id, |r| {
+        r.log(&format!(
+            "the connection to the helper was lost while the package manager was changing the system ({lost}); \
+             waiting for the package database to show the outcome"
+        ));
+        r.message = "waiting for the package manager to finish (the helper was restarted)".into();
+    });
+    let mut last = format!("the connection to the helper was lost: {lost}");
+    loop {
+        if let Ok((installed, upgradable)) = super::recovery::look_up(drive.manager).await {
+            match super::recovery::resolve(intent, &installed, &upgradable) {
+                Ok(why) => {
+                    drive.manager.modify(drive.id, |r| {
+                        r.log(&format!("confirmed from the package database: {why}"));
+                        r.finish(
+                            JobStatus::Completed,
+                            format!(
+                                "completed (confirmed from the package database after the helper was restarted): {why}"
+                            ),
+                        );
+                    });
+                    return;
+                }
+                Err(why) => last = why,
+            }
+        }
+        if Instant::now() >= drive.deadline {
+            drive.manager.modify(drive.id, |r| {
+                r.log(&format!("not confirmed by the job's deadline: {last}"));
+                r.fail(
+                    "INTERRUPTED",
+                    format!(
+                        "the helper was restarted while the package manager was running, and by the job's deadline the package database does not show the change: {last}"
+                    ),
+                );
+            });
+            return;
+        }
+        let next = (Instant::now() + CONFIRM_INTERVAL).min(drive.deadline);
+        tokio::select! {
+            _ = tokio::time::sleep_until(next) => {}
+            Some(request) = drive.cancels.recv() => {
+                let _ = request.send(CancelReply::Refused(
+                    "the package manager has started changing the system".into(),
+                ));
+            }
+        }
+    }
 }
 
 /// The job `error_code` of a typed helper failure that is not a `Change` failure.

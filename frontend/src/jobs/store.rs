@@ -9,6 +9,7 @@
 use super::record::JobRecord;
 use std::fs;
 use std::io::Write as _;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 use uuid::Uuid;
 
@@ -57,7 +58,7 @@ impl JobStore {
     /// Opens (creating if needed) `<state_dir>/jobs`.
     pub fn open(state_dir: &Path) -> Result<Self, StoreError> {
         let dir = state_dir.join("jobs");
-        fs::create_dir_all(&dir).map_err(|source| StoreError::Io {
+        crate::private_state::create_private_dir(&dir).map_err(|source| StoreError::Io {
             path: dir.clone(),
             source,
         })?;
@@ -171,7 +172,13 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), StoreError> {
         move |source| StoreError::Io { path, source }
     };
     let result = (|| {
-        let mut file = fs::File::create(&temp).map_err(io(&temp))?;
+        // Private whatever the umask (`crate::private_state`): records hold identities and command output.
+        let mut file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(crate::private_state::FILE_MODE)
+            .open(&temp)
+            .map_err(io(&temp))?;
         file.write_all(bytes).map_err(io(&temp))?;
         file.sync_all().map_err(io(&temp))?;
         fs::rename(&temp, path).map_err(io(path))?;

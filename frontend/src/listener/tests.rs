@@ -25,6 +25,8 @@ const LIMITS: Limits = Limits {
     max_connections: 16,
     handshake_timeout: Duration::from_secs(5),
     request_timeout: Duration::from_secs(5),
+    max_unauthenticated_per_source: 16,
+    silent_timeout: Duration::from_secs(5),
 };
 
 async fn start(allowed: &[&str], limits: Limits) -> Harness {
@@ -46,6 +48,7 @@ async fn start(allowed: &[&str], limits: Limits) -> Harness {
         body_timeout: Duration::from_secs(1),
         server_cert_not_after: tls.server_cert_not_after,
         jobs: Default::default(),
+        ..Default::default()
     });
     let nets: Vec<IpNet> = allowed.iter().map(|s| s.parse().unwrap()).collect();
     let ctx = Arc::new(Context {
@@ -181,6 +184,7 @@ async fn client_without_certificate_gets_no_http_response() {
 async fn silent_client_is_dropped_after_handshake_timeout() {
     let limits = Limits {
         handshake_timeout: Duration::from_millis(300),
+        silent_timeout: Duration::from_millis(300),
         ..LIMITS
     };
     let h = start(&["127.0.0.1/32"], limits).await;

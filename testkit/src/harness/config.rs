@@ -37,6 +37,9 @@ pub(super) struct FrontendYaml<'a> {
     pub log_level: &'a str,
     pub jobs: super::options::JobSettings,
     pub max_connections: u32,
+    pub request_timeout_seconds: u64,
+    pub server_extra: &'a [String],
+    pub extra: &'a str,
 }
 
 /// A YAML double-quoted scalar (JSON string syntax, which YAML accepts): paths may hold any character.
@@ -108,14 +111,14 @@ pub(super) fn frontend_yaml(c: &FrontendYaml<'_>) -> Result<String> {
     Ok(format!(
         "# Written by lpa_testkit::harness.\n\
          server:\n  bind: {bind}\n  port: {port}\n  max_connections: {max_connections}\n  handshake_timeout_seconds: 10\n  \
-         request_timeout_seconds: 30\n  max_body_bytes: 1048576\n\
+         request_timeout_seconds: {request_timeout}\n  max_body_bytes: 1048576\n{server_extra}\
          tls:\n  ca_cert: {ca}\n  server_cert: {cert}\n  server_key: {key}\n  crl_path: {crl}\n\
          whitelist:\n  path: {whitelist}\n\
          helper:\n  socket: {socket}\n  request_timeout_seconds: 120\n\
          state_dir: {state}\n\
          jobs: {{ max_concurrent: {max_concurrent}, timeout_minutes: 30,{timeout_seconds} max_queue_depth: {depth} }}\n\
          logging: {{ level: {level} }}\n\
-         cache: {{ stale_after_hours: 4 }}\n",
+         cache: {{ stale_after_hours: 4 }}\n{extra}",
         bind = quoted(&c.bind.to_string()),
         port = c.port,
         ca = path(c.ca_cert)?,
@@ -126,6 +129,13 @@ pub(super) fn frontend_yaml(c: &FrontendYaml<'_>) -> Result<String> {
         state = path(c.state_dir)?,
         level = quoted(c.log_level),
         max_connections = c.max_connections,
+        request_timeout = c.request_timeout_seconds,
+        server_extra = c
+            .server_extra
+            .iter()
+            .map(|line| format!("  {line}\n"))
+            .collect::<String>(),
+        extra = c.extra,
         max_concurrent = c.jobs.max_concurrent,
         timeout_seconds = c
             .jobs

@@ -180,6 +180,9 @@ impl Stack {
                 log_level: &options.log_level,
                 jobs: options.jobs,
                 max_connections: options.max_connections,
+                request_timeout_seconds: options.request_timeout_seconds,
+                server_extra: &options.server_extra,
+                extra: &options.frontend_extra,
             })?,
         )?;
 

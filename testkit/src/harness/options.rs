@@ -35,6 +35,12 @@ pub struct StackOptions {
     pub jobs: JobSettings,
     /// `server.max_connections`. Default 512.
     pub max_connections: u32,
+    /// `server.request_timeout_seconds` (request head and body deadline). Default 30 (production's).
+    pub request_timeout_seconds: u64,
+    /// Extra lines of the frontend's `server:` section (`key: value`, for limits a test lowers). Default none.
+    pub server_extra: Vec<String>,
+    /// Extra top-level sections of the frontend's config.yaml (YAML text, e.g. `websocket:`). Default none.
+    pub frontend_extra: String,
     /// The helper's `lock_timeout_seconds`: how long a change waits for a package manager's lock another
     /// process holds. Default 60 (production's).
     pub lock_timeout_seconds: u32,
@@ -76,6 +82,9 @@ impl Default for StackOptions {
             ready_timeout: Duration::from_secs(15),
             jobs: JobSettings::default(),
             max_connections: 512,
+            request_timeout_seconds: 30,
+            server_extra: Vec::new(),
+            frontend_extra: String::new(),
             lock_timeout_seconds: 60,
         }
     }

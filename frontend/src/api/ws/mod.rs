@@ -2,9 +2,9 @@
 //!
 //! A client subscribes to single jobs or to all of them and then receives `job_status` / `job_complete`
 //! frames for exactly what it subscribed to. Principal pieces:
-//! - [`accept`]: the HTTP side of the upgrade. It refuses any request that carries an `Origin` header (403):
-//!   operator tooling sends none, while a browser always does, and a browser that holds an operator's client
-//!   certificate could otherwise be driven into cross-site WebSocket hijacking.
+//! - [`accept`]: the HTTP side of the upgrade. It refuses (403) an `Origin` other than the service's own or a
+//!   configured one ([`origin`]): a browser always sends its page's origin, and a browser that holds an
+//!   operator's client certificate must not be driven into cross-site WebSocket hijacking.
 //! - [`Sessions`]: the task tracker and shutdown token of every open socket, so graceful shutdown ends them.
 //! - `session`: one connection's loop: a per-connection filter over the job manager's broadcast, a bounded
 //!   outgoing queue, server pings and dead-peer detection.
@@ -18,6 +18,7 @@
 
 mod frames;
 mod hub;
+pub mod origin;
 mod session;
 mod sessions;
 mod subscriptions;
@@ -25,9 +26,9 @@ mod subscriptions;
 #[cfg(test)]
 mod tests;
 
-pub use sessions::Sessions;
+pub use sessions::{DEFAULT_MAX_SESSIONS_PER_IDENTITY, Sessions};
 
-use crate::conn::ConnInfo;
+use crate::conn::{ConnInfo, ConnectionSlot};
 use crate::http::envelope::{self, REQUEST_ID_HEADER};
 use crate::http::{ApiError, AppState};
 use bytes::Bytes;
@@ -64,7 +65,9 @@ fn ws_config() -> WebSocketConfig {
 }
 
 /// Answers a request for [`PATH`]: 101 and a session on [`AppState::websockets`] for a valid upgrade; 405 for
-/// another method, 403 when an `Origin` header is present, 400 when it is not a WebSocket upgrade. Every
+/// another method, 403 for an `Origin` that is neither the service's own nor configured, 400 when it is not a
+/// WebSocket upgrade, 503 `TOO_MANY_SESSIONS` (with `Retry-After`) when the client certificate already holds
+/// `websocket.max_sessions_per_identity` sessions. Every
 /// refusal is an envelope.
 pub fn accept<B>(
     state: Arc<AppState>,
@@ -80,7 +83,7 @@ pub fn accept<B>(
                 allow: vec![Method::GET],
             },
         ))
-    } else if req.headers().contains_key(header::ORIGIN) {
+    } else if !origin_allowed(&req, &state.settings.websocket_origins) {
         Some(origin_refused(request_id))
     } else if !hyper_tungstenite::is_upgrade_request(&req) {
         Some(envelope::failure(
@@ -92,16 +95,27 @@ pub fn accept<B>(
     } else {
         None
     };
-    let response = match refusal {
-        Some(response) => response,
-        None => match hyper_tungstenite::upgrade(&mut req, Some(ws_config())) {
+    // The identity's place is taken before the upgrade so that the refusal can still be an HTTP answer.
+    let admitted = match refusal {
+        Some(response) => Err(response),
+        None => state
+            .websockets
+            .admit(&conn.identity.fingerprint_sha256)
+            .map_err(|limit| envelope::failure(request_id, &ApiError::TooManySessions { limit })),
+    };
+    let response = match admitted {
+        Err(response) => response,
+        Ok(identity_slot) => match hyper_tungstenite::upgrade(&mut req, Some(ws_config())) {
             Ok((response, upgrade)) => {
                 let peer = conn.peer;
                 let client = conn.identity.common_name.clone().unwrap_or_default();
                 let sessions = state.websockets.clone();
+                let connection_slot = req.extensions().get::<ConnectionSlot>().cloned();
                 // Held for the session's life: a CRL revoking the client closes the session (crate::reload).
                 let live = conn.live.clone();
                 sessions.spawn(async move {
+                    // Both held until the session ends.
+                    let _slots = (identity_slot, connection_slot);
                     match upgrade.await {
                         Ok(ws) => {
                             tracing::info!(%peer, client_cn = %client, "WebSocket opened");
@@ -135,6 +149,17 @@ pub fn accept<B>(
     response
 }
 
+/// [`origin::allowed`] on the request's `Origin` and `Host` (a header that is not text counts as a foreign
+/// origin).
+fn origin_allowed<B>(req: &hyper::Request<B>, configured: &[String]) -> bool {
+    let text = |name| {
+        req.headers()
+            .get(name)
+            .map(|v: &HeaderValue| v.to_str().unwrap_or("\u{0}"))
+    };
+    origin::allowed(text(header::ORIGIN), text(header::HOST), configured)
+}
+
 fn invalid(message: &str) -> ApiError {
     ApiError::InvalidRequest {
         message: message.to_owned(),
@@ -151,7 +176,7 @@ fn origin_refused(request_id: Uuid) -> Response<Full<Bytes>> {
         "data": null,
         "error": {
             "code": "ORIGIN_NOT_ALLOWED",
-            "message": "WebSocket requests carrying an Origin header (browsers) are refused",
+            "message": "WebSocket requests from another origin are refused (allowed: none, the service's own origin, websocket.allowed_origins)",
             "details": null,
             "retryable": false,
         },

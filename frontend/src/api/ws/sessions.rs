@@ -4,12 +4,17 @@
 //! therefore spawned on this tracker, and [`Sessions::shutdown`] (called by the listener once its accept loop
 //! has stopped) cancels them with close code 1001 and waits until they have ended. They also share the
 //! fan-out [`Hub`], which encodes each job update once for all of them.
+//!
+//! They also count sessions per client certificate: one identity may hold at most
+//! `websocket.max_sessions_per_identity` sessions ([`Sessions::admit`]), so a single client cannot take every
+//! connection slot (an upgraded session keeps holding its `server.max_connections` slot).
 
 use super::hub::{Fanned, Hub};
 use crate::jobs::JobManager;
+use std::collections::HashMap;
 use std::future::Future;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -17,6 +22,30 @@ use tokio_util::task::TaskTracker;
 /// How often the server pings each client by default (API.md: every 30 s). A client that has not answered a
 /// ping by the next one is dropped.
 pub const DEFAULT_PING_INTERVAL: Duration = Duration::from_secs(30);
+/// Default `websocket.max_sessions_per_identity`.
+pub const DEFAULT_MAX_SESSIONS_PER_IDENTITY: usize = 128;
+
+/// Open sessions per client identity (certificate fingerprint).
+type PerIdentity = Arc<Mutex<HashMap<String, usize>>>;
+
+/// One admitted session of an identity; dropping it frees the place.
+#[derive(Debug)]
+pub(crate) struct IdentitySlot {
+    identity: String,
+    counts: PerIdentity,
+}
+
+impl Drop for IdentitySlot {
+    fn drop(&mut self) {
+        let mut counts = self.counts.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(n) = counts.get_mut(&self.identity) {
+            *n -= 1;
+            if *n == 0 {
+                counts.remove(&self.identity);
+            }
+        }
+    }
+}
 
 /// The tracker, the shutdown token and the ping interval of all sessions. Cheap to clone (shared handles).
 #[derive(Debug, Clone)]
@@ -25,6 +54,8 @@ pub struct Sessions {
     shutdown: CancellationToken,
     ping_interval_ms: Arc<AtomicU64>,
     hub: Hub,
+    per_identity: PerIdentity,
+    max_per_identity: Arc<AtomicUsize>,
 }
 
 impl Default for Sessions {
@@ -34,6 +65,8 @@ impl Default for Sessions {
             shutdown: CancellationToken::new(),
             ping_interval_ms: Arc::new(AtomicU64::new(millis(DEFAULT_PING_INTERVAL))),
             hub: Hub::default(),
+            per_identity: PerIdentity::default(),
+            max_per_identity: Arc::new(AtomicUsize::new(DEFAULT_MAX_SESSIONS_PER_IDENTITY)),
         }
     }
 }
@@ -52,6 +85,26 @@ impl Sessions {
     pub fn set_ping_interval(&self, interval: Duration) {
         self.ping_interval_ms
             .store(millis(interval), Ordering::Relaxed);
+    }
+
+    /// Sets how many sessions one client identity may hold (`websocket.max_sessions_per_identity`).
+    pub fn set_max_per_identity(&self, max: usize) {
+        self.max_per_identity.store(max.max(1), Ordering::Relaxed);
+    }
+
+    /// A place for one more session of `identity`, or the limit it has reached.
+    pub(crate) fn admit(&self, identity: &str) -> Result<IdentitySlot, usize> {
+        let max = self.max_per_identity.load(Ordering::Relaxed);
+        let mut counts = self.per_identity.lock().unwrap_or_else(|p| p.into_inner());
+        let n = counts.entry(identity.to_owned()).or_default();
+        if *n >= max {
+            return Err(max);
+        }
+        *n += 1;
+        Ok(IdentitySlot {
+            identity: identity.to_owned(),
+            counts: self.per_identity.clone(),
+        })
     }
 
     /// The current ping interval.

@@ -48,6 +48,7 @@ async fn server_with_send_buffer(send_buffer: Option<u32>) -> Server {
         body_timeout: Duration::from_secs(1),
         server_cert_not_after: None,
         jobs: Default::default(),
+        ..Default::default()
     });
     let socket = TcpSocket::new_v4().unwrap();
     if let Some(size) = send_buffer {

@@ -96,6 +96,21 @@ fn all_variants() -> Vec<(ApiError, u16, &'static str, bool)> {
             false,
         ),
         (
+            ApiError::HeadersTooLarge {
+                max_headers: 64,
+                max_bytes: 16384,
+            },
+            431,
+            "HEADERS_TOO_LARGE",
+            false,
+        ),
+        (
+            ApiError::UnsupportedMediaType,
+            415,
+            "UNSUPPORTED_MEDIA_TYPE",
+            false,
+        ),
+        (
             ApiError::RequestTimeout { seconds: 30 },
             408,
             "REQUEST_TIMEOUT",

@@ -420,6 +420,19 @@ async fn reboot_is_409_while_a_package_job_is_pending_then_accepted_and_cancel_d
     assert_eq!(v["data"]["previous_status"], "pending");
     assert_eq!(v["data"]["current_status"], "cancelled");
     assert_eq!(v["data"]["action"], "cancelled");
+    // A DELETE right after (concurrent, or a retry) answers the cancellation again; the record stays.
+    let (_, _, v) = h
+        .send(Method::DELETE, &format!("/api/v1/jobs/{install}"))
+        .await;
+    assert_eq!(v["data"]["action"], "cancelled", "{v}");
+    assert_eq!(v["data"]["previous_status"], "pending", "{v}");
+    let (status, _, v) = h
+        .send(Method::GET, &format!("/api/v1/jobs/{install}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["status"], "cancelled");
+    // Past the answer window, a DELETE is a delete.
+    tokio::time::sleep(Duration::from_millis(400)).await;
     let (_, _, v) = h
         .send(Method::DELETE, &format!("/api/v1/jobs/{install}"))
         .await;

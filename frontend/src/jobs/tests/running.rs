@@ -110,6 +110,98 @@ async fn helper_down_fails_the_job_with_helper_unavailable() {
     assert_eq!(done.error_code.as_deref(), Some("HELPER_UNAVAILABLE"));
 }
 
+/// A broker whose change request streams `steps` then answers (or closes, with [`Step::Close`]), and whose
+/// `ListInstalled` shows `hello 1.0` from the `installed_from`-th read on (never, with `usize::MAX`).
+fn broker_losing_the_change(
+    dir: &Path,
+    steps: Vec<Step>,
+    installed_from: usize,
+) -> (FakeBroker, Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let reads = Arc::new(AtomicUsize::new(0));
+    let counter = reads.clone();
+    let broker = broker(dir, move |op| match op {
+        Operation::ListInstalled => {
+            let n = counter.fetch_add(1, Ordering::SeqCst);
+            Reply::Answer(Ok(Outcome::Installed(if n >= installed_from {
+                vec![record("hello", "1.0")]
+            } else {
+                vec![]
+            })))
+        }
+        Operation::ListUpgradable => Reply::Answer(Ok(Outcome::Upgradable(vec![]))),
+        _ => Reply::Script(Script::ok(steps.clone(), vec![])),
+    });
+    (broker, reads)
+}
+
+#[tokio::test]
+async fn helper_lost_after_changes_started_is_settled_from_the_package_database() {
+    let dir = tempfile::tempdir().unwrap();
+    // The package manager is still running for the first two reads (nothing installed yet), done after.
+    let (_broker, reads) = broker_losing_the_change(
+        dir.path(),
+        vec![Step::Event(JobEvent::ChangesStarted), Step::Close],
+        2,
+    );
+    let m = manager(dir.path(), settings(dir.path()));
+    m.start();
+    let job = m.submit(install(&["hello"]), client()).unwrap();
+    let done = finished(&m, job.job_id).await;
+    assert_eq!(done.status, JobStatus::Completed, "{done:#?}");
+    assert!(
+        done.message.contains("confirmed from the package database"),
+        "{}",
+        done.message
+    );
+    assert!(
+        reads.load(std::sync::atomic::Ordering::SeqCst) >= 3,
+        "completed only once the package database showed the package"
+    );
+}
+
+#[tokio::test]
+async fn helper_lost_after_changes_started_fails_interrupted_at_the_deadline_when_never_installed()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let (_broker, _reads) = broker_losing_the_change(
+        dir.path(),
+        vec![Step::Event(JobEvent::ChangesStarted), Step::Close],
+        usize::MAX,
+    );
+    let m = manager(
+        dir.path(),
+        JobSettings {
+            timeout: Duration::from_secs(3),
+            ..settings(dir.path())
+        },
+    );
+    m.start();
+    let job = m.submit(install(&["hello"]), client()).unwrap();
+    let done = finished(&m, job.job_id).await;
+    assert_eq!(done.status, JobStatus::Failed, "{done:#?}");
+    assert_eq!(done.error_code.as_deref(), Some("INTERRUPTED"));
+    assert!(
+        done.message.contains("hello is not installed"),
+        "{}",
+        done.message
+    );
+}
+
+#[tokio::test]
+async fn helper_lost_before_changes_started_fails_with_helper_unavailable() {
+    let dir = tempfile::tempdir().unwrap();
+    // The package database would show the package: still, nothing was started, so nothing is confirmed.
+    let (_broker, reads) = broker_losing_the_change(dir.path(), vec![Step::Close], 0);
+    let m = manager(dir.path(), settings(dir.path()));
+    m.start();
+    let job = m.submit(install(&["hello"]), client()).unwrap();
+    let done = finished(&m, job.job_id).await;
+    assert_eq!(done.status, JobStatus::Failed, "{done:#?}");
+    assert_eq!(done.error_code.as_deref(), Some("HELPER_UNAVAILABLE"));
+    assert_eq!(reads.load(std::sync::atomic::Ordering::SeqCst), 0);
+}
+
 #[tokio::test]
 async fn timeout_sends_abort_and_ends_with_status_timeout_and_the_changes() {
     let dir = tempfile::tempdir().unwrap();

@@ -53,6 +53,15 @@ fn main() -> Result<(), BoxError> {
     let stack = Stack::start(StackOptions {
         log_level: "warn".into(),
         max_connections: (SUBSCRIBERS + 64) as u32,
+        // Every subscriber is the same certificate from the same address, connecting at once.
+        server_extra: vec![format!(
+            "max_unauthenticated_per_source: {}",
+            SUBSCRIBERS + 64
+        )],
+        frontend_extra: format!(
+            "websocket:\n  max_sessions_per_identity: {}\n",
+            SUBSCRIBERS + 64
+        ),
         ..StackOptions::default()
     })?;
     runtime.block_on(measure(&stack))
