@@ -47,6 +47,7 @@ async fn agent() -> Agent {
         server_cert: write(dir.path(), "server.pem", &server.cert_pem),
         server_key: write(dir.path(), "server.key", &server.key_pem),
         crl_path: None,
+        crl_expired: Default::default(),
     })
     .unwrap();
     let state = AppState::new(ApiSettings {

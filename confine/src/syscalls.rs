@@ -26,7 +26,10 @@ impl SyscallSet {
         let mut calls: Vec<i64> = RUNTIME.to_vec();
         calls.extend_from_slice(LEGACY);
         match self {
-            SyscallSet::Frontend => calls.extend_from_slice(FILE_CHANGES),
+            SyscallSet::Frontend => {
+                calls.extend_from_slice(FILE_CHANGES);
+                calls.extend_from_slice(WATCHES);
+            }
             SyscallSet::Broker => {}
         }
         calls.sort_unstable();
@@ -150,6 +153,14 @@ const LEGACY: &[i64] = &[
 ];
 #[cfg(not(target_arch = "x86_64"))]
 const LEGACY: &[i64] = &[];
+
+/// Watching the configuration and certificate directories for hot reload (frontend/src/reload/watch.rs):
+/// the watcher is created after confinement, so that its thread is confined too.
+const WATCHES: &[i64] = &[
+    libc::SYS_inotify_init1,
+    libc::SYS_inotify_add_watch,
+    libc::SYS_inotify_rm_watch,
+];
 
 /// Creating, replacing and removing files: the frontend's atomic writes in its state directory.
 const FILE_CHANGES: &[i64] = &[

@@ -6,8 +6,8 @@
 //! and key, so configuration files written for other versions keep working; `--check-config` lists them and
 //! fails. docs/config.md documents every key.
 //!
-//! Reload: the structures are plain values; a later issue re-runs [`load`] and swaps the result. Today every
-//! change needs a restart.
+//! Reload: the structures are plain values; [`crate::reload`] re-runs [`load`] on a change and applies the
+//! reloadable keys (`logging.level`, `tls.crl_expired`); every other key needs a restart.
 
 mod document;
 mod error;
@@ -134,6 +134,30 @@ pub struct TlsSection {
     pub server_key: PathBuf,
     /// Optional CRL(s) issued by the CA; when set, revoked client certificates are refused. Default none.
     pub crl_path: Option<PathBuf>,
+    /// What a CRL past its `nextUpdate` means: `refuse` (default) refuses every client certificate until a
+    /// fresh CRL is installed, as strict verifiers do; `warn` keeps using it and reports it in `/health`.
+    pub crl_expired: CrlExpired,
+}
+
+/// `tls.crl_expired`: the policy for a CRL whose `nextUpdate` has passed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CrlExpired {
+    /// Fail closed: an out-of-date CRL cannot say a certificate is still good, so every handshake fails.
+    #[default]
+    Refuse,
+    /// Keep accepting certificates the stale CRL does not list; log and report it.
+    Warn,
+}
+
+impl CrlExpired {
+    /// The configuration spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CrlExpired::Refuse => "refuse",
+            CrlExpired::Warn => "warn",
+        }
+    }
 }
 
 impl Default for TlsSection {
@@ -143,6 +167,7 @@ impl Default for TlsSection {
             server_cert: PathBuf::from("/etc/linux_patch_api/certs/server.pem"),
             server_key: PathBuf::from("/etc/linux_patch_api/certs/server.key"),
             crl_path: None,
+            crl_expired: CrlExpired::Refuse,
         }
     }
 }

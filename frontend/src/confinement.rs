@@ -6,7 +6,7 @@
 //!   the service manager must start it with an empty one (`CapabilityBoundingSet=` in the unit);
 //! - `no_new_privs`;
 //! - Landlock: read-only beneath the directories of `config.yaml`, the whitelist and every TLS file
-//!   (directories, not files, so a later hot reload can read files replaced by rename), read-write
+//!   (directories, not files, so hot reload can read files replaced by rename and watch the directories), read-write
 //!   beneath `state_dir`, nothing else; no TCP bind/connect;
 //! - seccomp: the frontend's allowlist ([`lpa_confine::syscalls::SyscallSet::Frontend`]), kill on
 //!   anything else.

@@ -26,6 +26,9 @@ pub struct ConnInfo {
     pub peer: SocketAddr,
     /// The client certificate's identity.
     pub identity: Arc<ClientIdentity>,
+    /// This connection's entry in the live-connection registry: completes when a reloaded CRL revokes the
+    /// client's certificate. A WebSocket session keeps a clone so it is closed too.
+    pub live: Arc<crate::reload::live::LiveEntry>,
 }
 
 /// The connection's `server.max_connections` slot, put into every request's extensions by the listener. An

@@ -14,6 +14,7 @@
 //! - [`conn`]: per-connection facts handed to requests.
 //! - [`http`]: router, envelope, errors, limits, request ids.
 //! - [`api`]: one module per resource.
+//! - [`reload`]: hot reload of whitelist and TLS files, live connections by client serial.
 //! - [`helper_client`]: the connection to the helper's broker.
 //!
 //! What this crate must never do: run as root, spawn a process, or trust a forwarded-for header.
@@ -28,5 +29,6 @@ pub mod jobs;
 pub mod listener;
 pub mod notify;
 pub mod private_state;
+pub mod reload;
 pub mod tls;
 pub mod whitelist;

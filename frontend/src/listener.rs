@@ -302,9 +302,16 @@ async fn serve_connection(
         serial = %identity.serial,
         "client connected"
     );
+    // Registered so that a reloaded CRL revoking this serial closes the connection (crate::reload).
+    let live = ctx
+        .state
+        .reload
+        .live
+        .register(&crate::reload::live::serial_of(cert));
     let conn = Arc::new(ConnInfo {
         peer,
         identity: Arc::new(identity),
+        live: live.clone(),
     });
 
     let state = ctx.state.clone();
@@ -329,6 +336,11 @@ async fn serve_connection(
         () = shutdown.cancelled() => {
             connection.as_mut().graceful_shutdown();
             connection.await
+        }
+        () = live.revoked() => {
+            // Dropping the connection closes the socket at once, mid-request or idle.
+            tracing::info!(%peer, "connection closed: the reloaded CRL revokes the client certificate");
+            return;
         }
     };
     if let Err(e) = result {

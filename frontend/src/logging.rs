@@ -10,9 +10,9 @@
 //! `memfd_create`, with which tracing-journald hands the journal an event too large for one datagram.
 
 use std::os::fd::AsFd;
-use tracing_subscriber::EnvFilter;
 use tracing_subscriber::layer::SubscriberExt as _;
 use tracing_subscriber::util::SubscriberInitExt as _;
+use tracing_subscriber::{EnvFilter, fmt, reload};
 
 /// Where the log went, for the first log line.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,37 +25,57 @@ pub enum LogTarget {
     Stderr,
 }
 
+/// Changes the log level of the running daemon (`logging.level` on reload).
+pub type SetLevel = Box<dyn Fn(&str) -> Result<(), String> + Send + Sync>;
+
 /// Sets up logging with `level` (an env-filter directive, already validated); `RUST_LOG`, when set and
-/// valid, overrides it.
-pub fn init(level: &str) -> LogTarget {
-    let filter = || {
-        EnvFilter::try_from_default_env()
-            .or_else(|_| EnvFilter::builder().parse(level))
+/// valid, overrides it. Returns where the log goes and the setter a configuration reload uses for
+/// `logging.level` (which does nothing while `RUST_LOG` overrides the configured level).
+pub fn init(level: &str) -> (LogTarget, SetLevel) {
+    let from_env = EnvFilter::try_from_default_env().ok();
+    let env_overrides = from_env.is_some();
+    let filter = from_env.unwrap_or_else(|| {
+        EnvFilter::builder()
+            .parse(level)
             .unwrap_or_else(|_| EnvFilter::new("info"))
-    };
+    });
+    let (filter, handle) = reload::Layer::new(filter);
+    let set_level: SetLevel = Box::new(move |level: &str| {
+        if env_overrides {
+            return Ok(());
+        }
+        let filter = EnvFilter::builder()
+            .parse(level)
+            .map_err(|e| format!("logging.level: {e}"))?;
+        handle
+            .reload(filter)
+            .map_err(|e| format!("logging.level: {e}"))
+    });
+    let registry = tracing_subscriber::registry().with(filter);
     if stderr_is_journal_stream() {
         if let Ok(journald) = tracing_journald::layer() {
-            tracing_subscriber::registry()
-                .with(filter())
-                .with(journald)
-                .init();
-            return LogTarget::Journald;
+            registry.with(journald).init();
+            return (LogTarget::Journald, set_level);
         }
-        tracing_subscriber::fmt()
-            .with_writer(std::io::stderr)
-            .with_ansi(false)
-            .without_time()
-            .with_env_filter(filter())
+        registry
+            .with(
+                fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .with_ansi(false)
+                    .without_time(),
+            )
             .init();
-        return LogTarget::JournalStream;
+        return (LogTarget::JournalStream, set_level);
     }
     // Colours only on a terminal: log files would store the escape codes verbatim.
-    tracing_subscriber::fmt()
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .with_env_filter(filter())
+    registry
+        .with(
+            fmt::layer()
+                .with_writer(std::io::stderr)
+                .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())),
+        )
         .init();
-    LogTarget::Stderr
+    (LogTarget::Stderr, set_level)
 }
 
 /// Whether `$JOURNAL_STREAM` names the file our stderr is.

@@ -5,7 +5,8 @@
 //! build the TLS configuration, load the job history, open the listener (systemd socket or bind), confine
 //! the process while it is single-threaded ([`confinement`]: no capabilities, no_new_privs, Landlock,
 //! seccomp; a step the kernel cannot provide stops the start unless `security.confinement: best_effort`),
-//! then start the async runtime, the job worker and recovery, serve until SIGTERM/SIGINT, then shut down gracefully and exit 0. A job still
+//! then start the async runtime, the job worker and recovery, the reload watch (whitelist and TLS files, and
+//! SIGHUP: [`lpa_frontend::reload`]), serve until SIGTERM/SIGINT, then shut down gracefully and exit 0. A job still
 //! running at shutdown is resolved by recovery at the next start.
 //!
 //! `--check-config` validates the configuration, the whitelist and the certificate files, lists unknown
@@ -22,6 +23,7 @@ use lpa_frontend::http::{ApiSettings, AppState};
 use lpa_frontend::jobs::JobSettings;
 use lpa_frontend::listener::{self, Limits, ListenerSource};
 use lpa_frontend::notify::{Notifier, NotifyState};
+use lpa_frontend::reload::{self, Reloader};
 use lpa_frontend::tls;
 use lpa_frontend::whitelist::Whitelist;
 use std::path::PathBuf;
@@ -135,7 +137,7 @@ fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
         config,
         unknown_keys,
     } = config::load(&args.config)?;
-    let log_target = logging::init(&config.logging.level);
+    let (log_target, set_log_level) = logging::init(&config.logging.level);
     info!(?log_target, "logging");
     match closed {
         Ok(fds) if !fds.is_empty() => info!(?fds, "closed descriptors inherited from the parent"),
@@ -150,7 +152,8 @@ fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
     for problem in lpa_frontend::private_state::make_private(&config.state_dir) {
         warn!("state directory not private: {problem}");
     }
-    let whitelist = Arc::new(load_whitelist(&config));
+    let (whitelist, whitelist_problem) = load_whitelist(&config);
+    let whitelist = Arc::new(whitelist);
     let server_tls = tls::build_server_config(&config.tls)?;
     let state = AppState::new(ApiSettings {
         helper_socket: config.helper.socket.clone(),
@@ -181,8 +184,23 @@ fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
         .websockets
         .set_max_per_identity(config.websocket.max_sessions_per_identity);
     let jobs = state.jobs.clone();
+    let shared_tls: tls::SharedServerConfig = Arc::new(arc_swap::ArcSwap::new(server_tls.config));
+    let reloader = Arc::new(
+        Reloader::new(
+            &config,
+            Some(args.config.clone()),
+            shared_tls.clone(),
+            whitelist.clone(),
+            state.reload.clone(),
+        )
+        .with_log_level(set_log_level),
+    );
+    reloader.record_initial(server_tls.server_cert_not_after);
+    if let Some(problem) = whitelist_problem {
+        state.reload.set_problem(reload::Part::Whitelist, problem);
+    }
     let ctx = Arc::new(listener::Context {
-        tls: Arc::new(arc_swap::ArcSwap::new(server_tls.config)),
+        tls: shared_tls,
         whitelist,
         state,
         limits: Limits::from(&config.server),
@@ -232,6 +250,10 @@ fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
             .context("cannot install the SIGTERM handler")?;
         let mut sigint = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::interrupt())
             .context("cannot install the SIGINT handler")?;
+        let sighup = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
+            .context("cannot install the SIGHUP handler")?;
+        // Created after confinement so the watcher's thread is confined like every other.
+        let _watch = start_reload(reloader, sighup);
         let addr = tcp.local_addr().context("listener has no local address")?;
         match source {
             ListenerSource::SocketActivation => info!("listening on {addr} (socket activation)"),
@@ -291,9 +313,44 @@ fn open_listener(
     Ok((l, ListenerSource::Bound))
 }
 
-/// API.md: an unreadable or invalid whitelist means deny all; the daemon keeps running so that fixing the
-/// file (and, until hot reload exists, restarting) is all it takes.
-fn load_whitelist(config: &config::Config) -> Whitelist {
+/// Watches the reloadable files' directories and reloads on a change or SIGHUP, one reload at a time. A
+/// watch that cannot be set up is logged; SIGHUP still works. Returns the watch, which must be kept alive.
+fn start_reload(
+    reloader: Arc<Reloader>,
+    mut sighup: tokio::signal::unix::Signal,
+) -> Option<reload::watch::DirWatch> {
+    let (changed_tx, mut changed) = tokio::sync::mpsc::channel(1);
+    let watch = match reload::watch::watch(&reloader.watched_files(), changed_tx) {
+        Ok(watch) => {
+            info!(dirs = ?watch.dirs, "watching for changes to reload");
+            Some(watch)
+        }
+        Err(e) => {
+            warn!(error = %e, "cannot watch the configuration directories; reload on SIGHUP only");
+            None
+        }
+    };
+    tokio::spawn(async move {
+        loop {
+            let why = tokio::select! {
+                Some(()) = changed.recv() => {
+                    // Debounce: let the burst (write, chmod, rename) settle, then drop what it queued.
+                    tokio::time::sleep(reload::watch::DEBOUNCE).await;
+                    while changed.try_recv().is_ok() {}
+                    "file change"
+                }
+                Some(()) = sighup.recv() => "SIGHUP",
+                else => break,
+            };
+            reloader.reload(why);
+        }
+    });
+    watch
+}
+
+/// API.md: an unreadable or invalid whitelist at start means deny all; the daemon keeps running so that
+/// fixing the file is all it takes (hot reload picks it up). The second value is the problem for `/health`.
+fn load_whitelist(config: &config::Config) -> (Whitelist, Option<String>) {
     match config::load_whitelist(&config.whitelist.path) {
         Ok(loaded) => {
             for key in &loaded.unknown_keys {
@@ -304,11 +361,11 @@ fn load_whitelist(config: &config::Config) -> Whitelist {
             } else {
                 info!(path = %config.whitelist.path.display(), entries = loaded.nets.len(), "whitelist loaded");
             }
-            Whitelist::new(loaded.nets)
+            (Whitelist::new(loaded.nets), None)
         }
         Err(e) => {
             error!("{e}; denying ALL connections until the whitelist is fixed");
-            Whitelist::deny_all()
+            (Whitelist::deny_all(), Some(e.to_string()))
         }
     }
 }

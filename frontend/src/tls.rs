@@ -11,9 +11,11 @@
 //! - **Revocation**: with a CRL, rustls-webpki's defaults apply: the whole chain is checked and an unknown
 //!   status is a rejection, so the CRL must be the one issued by the configured CA.
 //!
-//! The result is meant to live in an [`ArcSwap`] ([`SharedServerConfig`]); the listener loads it for every
-//! accepted connection so that a later issue can hot-reload certificates and CRLs by storing a new config.
-//! Today a change needs a restart.
+//! - **Stale CRL**: with `tls.crl_expired: refuse` (default) the verifier enforces `nextUpdate`, so a CRL past
+//!   it fails every handshake (fail closed) until a fresh one is installed; `warn` only reports it.
+//!
+//! The result lives in an [`ArcSwap`] ([`SharedServerConfig`]); the listener loads it for every accepted
+//! connection, and [`crate::reload`] stores a new one when the files change or on SIGHUP.
 
 use crate::config::TlsSection;
 use arc_swap::ArcSwap;
@@ -108,6 +110,10 @@ pub fn build_server_config(files: &TlsSection) -> Result<ServerTls, TlsError> {
         WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider.clone());
     if let Some(crl_path) = &files.crl_path {
         verifier = verifier.with_crls(read_crls(crl_path)?);
+        if files.crl_expired == crate::config::CrlExpired::Refuse {
+            // Checked at every handshake against the clock, so a CRL that goes stale while loaded refuses too.
+            verifier = verifier.enforce_revocation_expiration();
+        }
     }
     let verifier = verifier.build().map_err(|source| TlsError::Verifier {
         path: match (&source, &files.crl_path) {

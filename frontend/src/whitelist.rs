@@ -1,8 +1,9 @@
 //! The peer-address check that runs on every accepted TCP connection *before* the TLS handshake.
 //!
 //! Deny by default: an empty list allows nobody, and so does a whitelist file that could not be read or
-//! parsed (the caller installs an empty list and logs why). The list sits behind an [`ArcSwap`] so a later
-//! reload can replace it atomically while connections are being accepted; readers never lock.
+//! parsed at start (the caller installs an empty list and logs why; a reload that fails keeps the previous list
+//! instead). The list sits behind an [`ArcSwap`] so [`crate::reload`] replaces it atomically while connections
+//! are being accepted; readers never lock.
 
 use arc_swap::ArcSwap;
 use ipnet::IpNet;
@@ -35,7 +36,7 @@ impl Whitelist {
         self.nets.load().iter().any(|net| net.contains(&peer))
     }
 
-    /// Replaces the list atomically (used by reload, a later issue).
+    /// Replaces the list atomically (used by [`crate::reload`]).
     pub fn replace(&self, nets: Vec<IpNet>) {
         self.nets.store(Arc::new(nets));
     }

@@ -17,6 +17,10 @@
 //! `refused_connections` (an addition) counts the connections the listener refused since start, by reason
 //! (`crate::listener::refusals`).
 //!
+//! `checks.config` is `ok` or names each file that failed to (re)load (the previous one stays in force) and a
+//! CRL past its `nextUpdate` ([`crate::reload::State::config_check`]); anything but `ok` makes the status
+//! `degraded`. `checks.certificates` reads the expiry of the server certificate in use, reloads included.
+//!
 //! `confinement` shows each process's self-measurement ([`confinement`]), `null` for a process that
 //! did not report (a helper that is down is already a failed `helper` check); the frontend or the broker
 //! reporting a degraded (best-effort) confinement makes the status `degraded`. The launcher is
@@ -49,10 +53,16 @@ pub async fn health(state: &AppState) -> Value {
             (text.clone(), text, false)
         }
     };
+    let now = OffsetDateTime::now_utc();
     let (certificates, cert_ok) = certificate_check(
-        state.settings.server_cert_not_after,
-        OffsetDateTime::now_utc(),
+        state
+            .reload
+            .server_cert_not_after()
+            .or(state.settings.server_cert_not_after),
+        now,
     );
+    // A file that failed to (re)load, or a stale CRL: the service runs on the previous state (crate::reload).
+    let config = state.reload.config_check(now);
     let cache = state.jobs.cache();
     let cache_status = cache.status();
     if helper_ok {
@@ -75,7 +85,13 @@ pub async fn health(state: &AppState) -> Value {
     let confinement_ok = [&frontend, &broker]
         .iter()
         .all(|c| c.as_ref().is_none_or(|c| !c.is_degraded()));
-    let status = if helper_ok && cert_ok && cache_ok && job_queue == "ok" && confinement_ok {
+    let status = if config == "ok"
+        && helper_ok
+        && cert_ok
+        && cache_ok
+        && job_queue == "ok"
+        && confinement_ok
+    {
         "healthy"
     } else {
         "degraded"
@@ -88,7 +104,7 @@ pub async fn health(state: &AppState) -> Value {
         "last_cache_update": cache.last_update(),
         "cache_status": cache_status.as_str(),
         "checks": {
-            "config": "ok",
+            "config": config,
             "certificates": certificates,
             "helper": helper,
             "package_manager": package_manager,

@@ -42,6 +42,7 @@ fn defaults_are_the_documented_values() {
         Path::new("/etc/linux_patch_api/certs/ca.pem")
     );
     assert_eq!(c.tls.crl_path, None);
+    assert_eq!(c.tls.crl_expired, CrlExpired::Refuse);
     assert_eq!(
         c.whitelist.path,
         Path::new("/etc/linux_patch_api/whitelist.yaml")
@@ -229,4 +230,19 @@ fn unreadable_file_names_the_file() {
     let err = load(Path::new("/nonexistent/config.yaml")).unwrap_err();
     assert!(matches!(err, ConfigError::Read { .. }));
     assert!(err.to_string().contains("/nonexistent/config.yaml"));
+}
+
+#[test]
+fn crl_expired_accepts_refuse_and_warn_and_rejects_anything_else() {
+    let (_dir, tls) = cert_dir();
+    let warn = parse_text(&format!("{tls}  crl_expired: warn\n")).unwrap();
+    assert_eq!(warn.config.tls.crl_expired, CrlExpired::Warn);
+    let refuse = parse_text(&format!("{tls}  crl_expired: refuse\n")).unwrap();
+    assert_eq!(refuse.config.tls.crl_expired, CrlExpired::Refuse);
+    let err = parse_text(&format!("{tls}  crl_expired: ignore\n")).unwrap_err();
+    let text = only_issue(err).to_string();
+    assert!(
+        text.contains("crl_expired") || text.contains("ignore"),
+        "{text}"
+    );
 }

@@ -110,6 +110,8 @@ pub struct AppState {
     pub websockets: crate::api::ws::Sessions,
     /// Refused connections, counted by the listener and shown by `/health`.
     pub refusals: crate::listener::refusals::Refusals,
+    /// Hot-reload state: problems for `/health`, live connections by client serial.
+    pub reload: Arc<crate::reload::State>,
     router: Router,
 }
 
@@ -133,6 +135,7 @@ impl AppState {
             jobs,
             websockets: Default::default(),
             refusals: Default::default(),
+            reload: Default::default(),
             router: Router::new(),
         })
     }

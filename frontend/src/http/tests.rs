@@ -45,6 +45,7 @@ impl Harness {
                 common_name: Some("ops".into()),
                 ..ClientIdentity::default()
             }),
+            live: crate::reload::live::LiveEntry::detached(),
         };
         Harness { dir, state, conn }
     }

@@ -38,6 +38,7 @@ async fn start(allowed: &[&str], limits: Limits) -> Harness {
         server_cert: write(dir.path(), "server.pem", &server.cert_pem),
         server_key: write(dir.path(), "server.key", &server.key_pem),
         crl_path: None,
+        crl_expired: Default::default(),
     };
     let tls = crate::tls::build_server_config(&section).unwrap();
     let state = AppState::new(ApiSettings {

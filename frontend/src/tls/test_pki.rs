@@ -84,9 +84,20 @@ impl TestCa {
     /// A CRL revoking `serials`.
     pub fn crl(&self, serials: &[u64]) -> String {
         let now = OffsetDateTime::now_utc();
+        self.crl_between(serials, now - Duration::minutes(5), now + Duration::days(7))
+    }
+
+    /// A CRL revoking `serials` with the given `thisUpdate` and `nextUpdate` (a past `nextUpdate` makes it stale).
+    pub fn crl_between(
+        &self,
+        serials: &[u64],
+        this_update: OffsetDateTime,
+        next_update: OffsetDateTime,
+    ) -> String {
+        let now = OffsetDateTime::now_utc();
         CertificateRevocationListParams {
-            this_update: now - Duration::minutes(5),
-            next_update: now + Duration::days(7),
+            this_update,
+            next_update,
             crl_number: SerialNumber::from(1u64),
             issuing_distribution_point: None,
             revoked_certs: serials

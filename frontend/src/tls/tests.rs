@@ -21,6 +21,7 @@ fn files(crl_revoking: Option<&[u64]>) -> Files {
         server_cert: write(dir.path(), "server.pem", &server.cert_pem),
         server_key: write(dir.path(), "server.key", &server.key_pem),
         crl_path: crl_revoking.map(|serials| write(dir.path(), "crl.pem", &ca.crl(serials))),
+        crl_expired: Default::default(),
     };
     Files {
         _dir: dir,
@@ -236,4 +237,34 @@ fn garbage_crl_is_an_error_naming_the_crl_file() {
     .unwrap();
     let err = build_server_config(&f.section).unwrap_err();
     assert!(err.to_string().contains("crl.pem"), "{err}");
+}
+
+#[test]
+fn stale_crl_refuses_every_client_by_default_and_only_warns_when_configured() {
+    let mut f = files(Some(&[]));
+    let now = time::OffsetDateTime::now_utc();
+    let stale = f.ca.crl_between(
+        &[66],
+        now - time::Duration::days(8),
+        now - time::Duration::days(1),
+    );
+    std::fs::write(f.section.crl_path.as_ref().unwrap(), stale).unwrap();
+    let good = f.ca.client("good", vec![], 67);
+    let refusing = build_server_config(&f.section).unwrap();
+    let err = handshake(refusing.config, client_config(&f.ca, Some(&good))).unwrap_err();
+    assert!(
+        matches!(
+            err,
+            rustls::Error::InvalidCertificate(rustls::CertificateError::ExpiredRevocationList)
+                | rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::ExpiredRevocationListContext { .. }
+                )
+        ),
+        "{err:?}"
+    );
+    f.section.crl_expired = crate::config::CrlExpired::Warn;
+    let warning = build_server_config(&f.section).unwrap();
+    handshake(warning.config.clone(), client_config(&f.ca, Some(&good))).unwrap();
+    let revoked = f.ca.client("revoked", vec![], 66);
+    handshake(warning.config, client_config(&f.ca, Some(&revoked))).unwrap_err();
 }

@@ -111,14 +111,23 @@ pub fn accept<B>(
                 let client = conn.identity.common_name.clone().unwrap_or_default();
                 let sessions = state.websockets.clone();
                 let connection_slot = req.extensions().get::<ConnectionSlot>().cloned();
+                // Held for the session's life: a CRL revoking the client closes the session (crate::reload).
+                let live = conn.live.clone();
                 sessions.spawn(async move {
                     // Both held until the session ends.
                     let _slots = (identity_slot, connection_slot);
                     match upgrade.await {
                         Ok(ws) => {
                             tracing::info!(%peer, client_cn = %client, "WebSocket opened");
-                            let end = session::run(ws, &state).await;
-                            tracing::info!(%peer, client_cn = %client, reason = %end, "WebSocket closed");
+                            tokio::select! {
+                                end = session::run(ws, &state) => {
+                                    tracing::info!(%peer, client_cn = %client, reason = %end, "WebSocket closed");
+                                }
+                                () = live.revoked() => tracing::info!(
+                                    %peer, client_cn = %client,
+                                    "WebSocket closed: the reloaded CRL revokes the client certificate"
+                                ),
+                            }
                         }
                         Err(e) => tracing::debug!(%peer, error = %e, "WebSocket upgrade failed"),
                     }

@@ -71,6 +71,7 @@ async fn server_with_send_buffer(send_buffer: Option<u32>) -> Server {
                     common_name: Some("ws-test".into()),
                     ..ClientIdentity::default()
                 }),
+                live: crate::reload::live::LiveEntry::detached(),
             });
             tokio::spawn(async move {
                 let service =
