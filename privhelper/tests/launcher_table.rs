@@ -15,8 +15,10 @@ use lpa_privhelper::launcher::spawn::SpawnPolicy;
 use lpa_privhelper::launcher::table::{Programs, Table};
 use lpa_privhelper::launcher::{self, Exit};
 use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
-use lpa_protocol::launcher::{Invocation, LaunchError, LauncherRequest, LauncherResponse};
-use lpa_protocol::{PackageName, PackageSpec, ServiceName, Version};
+use lpa_protocol::launcher::{
+    AptTarget, Invocation, LaunchError, LauncherRequest, LauncherResponse,
+};
+use lpa_protocol::{Architecture, PackageName, PackageSpec, ServiceName, Version};
 use lpa_testkit::{AptSandbox, Snapshot};
 use nix::unistd::Pid;
 use std::io::{ErrorKind, Write};
@@ -189,6 +191,15 @@ fn spec(n: &str, version: Option<&str>) -> PackageSpec {
     }
 }
 
+/// apt's exact identity of a fixture package (every fixture is `Architecture: all`).
+fn target(n: &str, version: Option<&str>) -> AptTarget {
+    AptTarget {
+        name: name(n),
+        arch: Architecture::new("all").expect("valid"),
+        version: version.map(|v| Version::new(v).expect("a valid version")),
+    }
+}
+
 fn exec(id: u64, invocation: Invocation) -> LauncherRequest {
     LauncherRequest::Exec { id, invocation }
 }
@@ -198,7 +209,7 @@ fn install_with_name_mark() -> LauncherRequest {
     exec(
         1,
         Invocation::AptGetInstall {
-            packages: vec![spec("hello", None), spec(NAME_MARK, None)],
+            packages: vec![target("hello", None), target(NAME_MARK, None)],
             no_recommends: false,
             allow_downgrades: false,
             reinstall: false,
@@ -210,7 +221,7 @@ fn install_with_version_mark() -> LauncherRequest {
     exec(
         1,
         Invocation::AptGetInstall {
-            packages: vec![spec("hello", Some(VERSION_MARK))],
+            packages: vec![target("hello", Some(VERSION_MARK))],
             no_recommends: false,
             allow_downgrades: false,
             reinstall: false,
@@ -251,7 +262,7 @@ fn a_spliced_request_with_valid_values_is_executed_so_the_witness_can_fail() {
         exec(
             1,
             Invocation::AptGetInstall {
-                packages: vec![spec("hello", None), spec("demo-tool", None)],
+                packages: vec![target("hello", None), target("demo-tool", None)],
                 no_recommends: false,
                 allow_downgrades: false,
                 reinstall: false,
@@ -282,7 +293,7 @@ fn hostile_package_names_close_the_socketpair_and_nothing_runs() {
         exec(
             2,
             Invocation::AptGetRemove {
-                names: vec![name("hello"), name(NAME_MARK)],
+                names: vec![target("hello", None), target(NAME_MARK, None)],
                 purge: true,
             },
         ),
@@ -454,4 +465,48 @@ fn entries_missing_from_this_hosts_table_are_refused_and_the_launcher_keeps_serv
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert!(out.program.ends_with("/apt-cache"), "{out:?}");
     assert!(out.stdout.contains("hello"), "{out:?}");
+}
+
+#[test]
+fn apt_values_outside_debian_grammar_are_refused_by_the_launcher_itself_and_nothing_runs() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    let mut launcher = Launcher::start(table, policy);
+    let install = |t: AptTarget| Invocation::AptGetInstall {
+        packages: vec![t],
+        no_recommends: false,
+        allow_downgrades: false,
+        reinstall: false,
+    };
+    // Each decodes (the union grammar accepts it) but is not Debian's: a version ending in `-` would make
+    // apt read `hello:all=1.0-` as "remove", and upper case or `_` never name a Debian package.
+    let refused = [
+        install(target("hello", Some("1.0-"))),
+        install(target("hello", Some("1.0_1"))),
+        install(target("Hello", None)),
+        Invocation::AptGetRemove {
+            names: vec![target("hello_x", None)],
+            purge: false,
+        },
+        Invocation::AptGetOnlyUpgrade {
+            names: vec![target("Hello", None)],
+        },
+    ];
+    for (id, invocation) in (20u64..).zip(refused) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(why.contains("refusing"), "{invocation:?}: {why}")
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(dpkg_status(&sandbox), before, "nothing ran");
+    // Positive control: the exact pinned form of a real package runs and installs exactly that version.
+    launcher.send(&exec(30, install(target("hello", Some("1.0")))));
+    let out = launcher.finished(30).expect("apt-get ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
 }

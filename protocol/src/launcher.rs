@@ -6,8 +6,26 @@
 //! literal `--`, then the values. That is DESIGN invariant 2 expressed in types.
 
 use crate::change::PackageSpec;
-use crate::names::{PackageName, ServiceName};
+use crate::names::{Architecture, PackageName, ServiceName, Version};
 use serde::{Deserialize, Serialize};
+
+/// One package as apt must see it: a name the broker found in the dpkg database or in apt's own package
+/// lists, the architecture of that record, and optionally the exact version.
+///
+/// The launcher joins it as `NAME:ARCH` or `NAME:ARCH=VERSION`. apt treats an argument that names no
+/// package as a regular expression or glob, and a trailing `-`/`+` as remove/install; an exact name that
+/// exists is always taken literally (see `docs/backends/apt.md`). The architecture suffix means the
+/// argument never ends in a `-`/`+` of the name, and [`crate::Backend::check_version`] refuses versions
+/// ending in `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AptTarget {
+    /// The package, exactly as it is named in the database.
+    pub name: PackageName,
+    /// The record's architecture (`all` for architecture-independent packages).
+    pub arch: Architecture,
+    /// The exact version to select, or the candidate when `None`.
+    pub version: Option<Version>,
+}
 
 /// Identifies one execution on the socketpair, chosen by the broker.
 pub type ExecId = u64;
@@ -20,6 +38,12 @@ pub enum Invocation {
     AptSimulateDistUpgrade,
     /// `apt-cache show --no-all-versions -- NAME`: the candidate record of a package.
     AptCacheShow {
+        /// The package.
+        name: PackageName,
+    },
+    /// `apt-cache show -- NAME`: every version apt knows of a package. apt-cache widens an unknown name
+    /// like apt-get does; the broker keeps only the records whose `Package:` is exactly NAME.
+    AptCacheShowAll {
         /// The package.
         name: PackageName,
     },
@@ -40,11 +64,11 @@ pub enum Invocation {
     },
     /// `apt-get update`.
     AptGetUpdate,
-    /// `apt-get install --no-remove … -- NAME[=VERSION]…`; the launcher joins name and version itself.
+    /// `apt-get install --no-remove … -- NAME:ARCH[=VERSION]…`; the launcher joins the parts itself.
     AptGetInstall {
-        /// What to install (at least one).
+        /// What to install (at least one), resolved by the broker.
         #[serde(deserialize_with = "crate::list::deserialize")]
-        packages: Vec<PackageSpec>,
+        packages: Vec<AptTarget>,
         /// `--no-install-recommends`.
         no_recommends: bool,
         /// `--allow-downgrades`.
@@ -52,17 +76,17 @@ pub enum Invocation {
         /// `--reinstall`.
         reinstall: bool,
     },
-    /// `apt-get install --only-upgrade --no-remove … -- NAME…`: upgrades installed packages only.
+    /// `apt-get install --only-upgrade --no-remove … -- NAME:ARCH…`: upgrades installed packages only.
     AptGetOnlyUpgrade {
-        /// The packages (at least one).
+        /// The installed packages (at least one; versions are not used).
         #[serde(deserialize_with = "crate::list::deserialize")]
-        names: Vec<PackageName>,
+        names: Vec<AptTarget>,
     },
-    /// `apt-get remove` (or `purge`) `-- NAME…`.
+    /// `apt-get remove` (or `purge`) `-- NAME:ARCH…`.
     AptGetRemove {
-        /// The packages (at least one).
+        /// The installed packages (at least one; versions are not used).
         #[serde(deserialize_with = "crate::list::deserialize")]
-        names: Vec<PackageName>,
+        names: Vec<AptTarget>,
         /// `purge` instead of `remove`.
         purge: bool,
     },
@@ -225,6 +249,7 @@ impl Invocation {
             Invocation::AptSimulateDistUpgrade => "apt_simulate_dist_upgrade",
             Invocation::AptCacheShow { .. } => "apt_cache_show",
             Invocation::AptCachePolicy { .. } => "apt_cache_policy",
+            Invocation::AptCacheShowAll { .. } => "apt_cache_show_all",
             Invocation::SystemctlShow { .. } => "systemctl_show",
             Invocation::RcServiceStatus { .. } => "rc_service_status",
             Invocation::AptGetUpdate => "apt_get_update",

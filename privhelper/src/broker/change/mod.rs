@@ -73,7 +73,10 @@ impl Changer {
             Operation::RefreshCache => self.refresh(ctx).await,
             Operation::Install { packages, options } => {
                 let before = self.snapshot().await?;
-                let inv = self.manager.plan(Change::Install { packages, options })?;
+                let inv = self
+                    .manager
+                    .plan_exact(Change::Install { packages, options })
+                    .await?;
                 self.change(inv, before, ctx).await.map(Outcome::Changed)
             }
             Operation::Update { name, version } => self
@@ -268,7 +271,7 @@ impl Changer {
                 .apply_selection(before, vec![name.clone()], Vec::new(), ctx)
                 .await;
         }
-        let inv = self.manager.plan(change)?;
+        let inv = self.manager.plan_exact(change).await?;
         self.change(inv, before, ctx).await
     }
 
@@ -286,7 +289,10 @@ impl Changer {
                 format!("{name} is not installed"),
             ));
         }
-        let inv = self.manager.plan(Change::Remove { name, purge })?;
+        let inv = self
+            .manager
+            .plan_exact(Change::Remove { name, purge })
+            .await?;
         self.change(inv, before, ctx).await
     }
 
@@ -341,10 +347,13 @@ impl Changer {
                 stderr: String::new(),
             });
         }
-        let inv = self.manager.plan(Change::UpgradeSome {
-            names: plan.names.clone(),
-            upgradable,
-        })?;
+        let inv = self
+            .manager
+            .plan_exact(Change::UpgradeSome {
+                names: plan.names.clone(),
+                upgradable,
+            })
+            .await?;
         let mut report = self.change(inv, before, ctx).await?;
         report.message = with_notes(report.message, &plan);
         Ok(report)
