@@ -510,3 +510,59 @@ fn apt_values_outside_debian_grammar_are_refused_by_the_launcher_itself_and_noth
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
 }
+
+#[test]
+fn dnf_values_outside_rpm_grammar_are_refused_by_the_launcher_itself() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_sandbox, mut table, policy) = sandbox(dir.path());
+    // A dnf table on an empty root whose config file does not exist: whatever dnf is asked, it ends with
+    // an error of its own, so "ran" (an exit code) and "refused by the launcher" are told apart.
+    table.package_root = dir.path().join("dnf-root");
+    table.dnf.config_file = Some(dir.path().join("missing-dnf.conf"));
+    let mut launcher = Launcher::start(table, policy);
+    // `hello.rpm` and `hello-1.0.rpm` (name + version joined) are local files to dnf; `1.0-1-1` is not an
+    // RPM version. Each passes the union grammar, so only the launcher's own check stops it.
+    let refused = [
+        Invocation::DnfInstall {
+            packages: vec![spec("hello.rpm", None)],
+            no_weak_deps: false,
+        },
+        Invocation::DnfInstall {
+            packages: vec![spec("hello", Some("1.0.rpm"))],
+            no_weak_deps: false,
+        },
+        Invocation::DnfDowngrade {
+            packages: vec![spec("hello", Some("1.0-1-1"))],
+        },
+        Invocation::DnfRemove {
+            names: vec![name("hello.RPM")],
+        },
+        Invocation::DnfUpgrade {
+            names: vec![name("x.rpm")],
+        },
+    ];
+    for (id, invocation) in (40u64..).zip(refused) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(
+                    why.contains("refusing a dnf argument"),
+                    "{invocation:?}: {why}"
+                )
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+    }
+    // Positive control: the same entry with a valid name reaches dnf.
+    launcher.send(&exec(
+        50,
+        Invocation::DnfInstall {
+            packages: vec![spec("hello", Some("1.0-1"))],
+            no_weak_deps: false,
+        },
+    ));
+    let out = launcher.finished(50).expect("dnf ran");
+    assert!(out.program.ends_with("/dnf"), "{out:?}");
+    assert_ne!(out.exit_code, Some(0), "{out:?}");
+}

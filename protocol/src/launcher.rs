@@ -197,6 +197,12 @@ pub enum Invocation {
         /// The package.
         name: PackageName,
     },
+    /// `dnf repoquery --available --qf FORMAT -- NAME` from the cache: every available version. dnf
+    /// widens NAME (name-version forms, provides); the broker keeps only records named exactly NAME.
+    DnfRepoqueryVersions {
+        /// The package.
+        name: PackageName,
+    },
     /// `dnf updateinfo list --updates` from the cache: advisory id, type/severity and NEVRA per update.
     DnfUpdateinfoList,
     /// `dnf updateinfo info --updates` from the cache: every advisory's fields, including its CVE ids.
@@ -278,6 +284,7 @@ impl Invocation {
             Invocation::RpmQueryInstalled => "rpm_query_installed",
             Invocation::DnfRepoqueryUpgrades => "dnf_repoquery_upgrades",
             Invocation::DnfRepoqueryCandidate { .. } => "dnf_repoquery_candidate",
+            Invocation::DnfRepoqueryVersions { .. } => "dnf_repoquery_versions",
             Invocation::DnfUpdateinfoList => "dnf_updateinfo_list",
             Invocation::DnfUpdateinfoInfo => "dnf_updateinfo_info",
             Invocation::DnfMakecache => "dnf_makecache",

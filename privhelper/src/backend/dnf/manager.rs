@@ -9,6 +9,7 @@
 //! again until the lock timeout ([`crate::backend::lock_wait`]).
 
 use super::classify::{classify, lock_busy};
+use super::exact::{self, Evr};
 use super::installed::{parse_installed, snapshot_entries};
 use super::plan::plan;
 use super::progress::ProgressTracker;
@@ -22,7 +23,8 @@ use crate::broker::launcher_client::LauncherClient;
 use crate::pkgdb::snapshot::Snapshot;
 use lpa_protocol::launcher::{ExecOutput, Invocation};
 use lpa_protocol::{
-    Backend, HelperError, JobEvent, PackageDetail, PackageName, PackageRecord, UpgradablePackage,
+    Backend, HelperError, JobEvent, PackageDetail, PackageName, PackageRecord, PackageSpec,
+    UpgradablePackage,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -242,6 +244,60 @@ impl PackageManager for DnfManager {
             }),
             (None, _) => plan(change, &[]),
         }
+    }
+
+    fn plan_exact(&self, change: Change) -> BoxFuture<'_, Result<Invocation, HelperError>> {
+        // Installs name packages exactly (see `exact`): dnf would widen an unknown name to a
+        // name-version form, a provide or a file. Updates and removals of a name are only planned for
+        // installed names (the broker checks the rpm database first), which dnf matches by name.
+        Box::pin(async move {
+            let specs: Vec<PackageSpec> = match &change {
+                Change::Install { packages, .. } => packages.clone(),
+                Change::Update {
+                    name,
+                    version: Some(v),
+                } => vec![PackageSpec {
+                    name: name.clone(),
+                    version: Some(v.clone()),
+                }],
+                _ => return self.plan(change),
+            };
+            let state = self.read_installed().await?;
+            let mut resolved = Vec::with_capacity(specs.len());
+            for spec in &specs {
+                // Not `read`: a busy lock is waited out by the broker's planning loop, which says so in
+                // the job's log.
+                let out = self
+                    .launcher
+                    .exec(Invocation::DnfRepoqueryVersions {
+                        name: spec.name.clone(),
+                    })
+                    .await?;
+                if out.exit_code != Some(0) {
+                    return Err(exec_error(&out));
+                }
+                let installed: Vec<Evr> = state
+                    .entries
+                    .iter()
+                    .filter(|(n, _, _)| n == spec.name.as_str())
+                    .map(|(_, _, v)| Evr::parse(v))
+                    .collect();
+                let available = exact::available(spec.name.as_str(), &out.stdout);
+                resolved.push(exact::resolve(spec, &installed, &available)?);
+            }
+            let change = match change {
+                Change::Install { options, .. } => Change::Install {
+                    packages: resolved,
+                    options,
+                },
+                Change::Update { name, .. } => Change::Update {
+                    name,
+                    version: resolved.into_iter().next().and_then(|s| s.version),
+                },
+                other => other,
+            };
+            self.plan(change)
+        })
     }
 
     fn tracker(&self, _phase: Phase) -> Box<dyn Tracker> {

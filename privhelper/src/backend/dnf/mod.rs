@@ -13,6 +13,7 @@
 
 pub mod classify;
 pub mod evr;
+pub mod exact;
 pub mod installed;
 pub mod manager;
 pub mod plan;
