@@ -16,9 +16,9 @@ use lpa_privhelper::launcher::table::{Programs, Table};
 use lpa_privhelper::launcher::{self, Exit};
 use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
 use lpa_protocol::launcher::{
-    AptTarget, Invocation, LaunchError, LauncherRequest, LauncherResponse,
+    AptTarget, Invocation, LaunchError, LauncherRequest, LauncherResponse, PacmanTarget,
 };
-use lpa_protocol::{Architecture, PackageName, PackageSpec, ServiceName, Version};
+use lpa_protocol::{Architecture, PackageName, PackageSpec, RepoName, ServiceName, Version};
 use lpa_testkit::{AptSandbox, Snapshot};
 use nix::unistd::Pid;
 use std::io::{ErrorKind, Write};
@@ -419,7 +419,11 @@ fn entries_missing_from_this_hosts_table_are_refused_and_the_launcher_keeps_serv
             no_weak_deps: false,
         },
         Invocation::PacmanInstall {
-            packages: vec![spec("hello", None)],
+            packages: vec![PacmanTarget {
+                repo: RepoName::new("demo").expect("valid"),
+                name: name("hello"),
+                version: None,
+            }],
             reinstall: false,
         },
         Invocation::ApkAdd {

@@ -6,7 +6,7 @@
 //! literal `--`, then the values. That is DESIGN invariant 2 expressed in types.
 
 use crate::change::PackageSpec;
-use crate::names::{Architecture, PackageName, ServiceName, Version};
+use crate::names::{Architecture, PackageName, RepoName, ServiceName, Version};
 use serde::{Deserialize, Serialize};
 
 /// One package as apt must see it: a name the broker found in the dpkg database or in apt's own package
@@ -24,6 +24,22 @@ pub struct AptTarget {
     /// The record's architecture (`all` for architecture-independent packages).
     pub arch: Architecture,
     /// The exact version to select, or the candidate when `None`.
+    pub version: Option<Version>,
+}
+
+/// One package as pacman must see it: the repository whose sync database lists a package of exactly this
+/// name (found by the broker), the name, and optionally the exact version.
+///
+/// The launcher joins it as `REPO/NAME` or `REPO/NAME=VERSION`. pacman installs a group or a provider for
+/// a name that is no package, even with the `REPO/` prefix (see `docs/backends/pacman.md`); an exact name
+/// that exists is taken literally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacmanTarget {
+    /// The sync repository.
+    pub repo: RepoName,
+    /// The package, exactly as the repository names it.
+    pub name: PackageName,
+    /// The exact version (`[EPOCH:]PKGVER-PKGREL`), or whatever the repository has when `None`.
     pub version: Option<Version>,
 }
 
@@ -161,12 +177,18 @@ pub enum Invocation {
         /// The package.
         name: PackageName,
     },
-    /// `pacman -Su [--needed] -- NAME[=VERSION]…` on the system's databases, never refreshed here: if they
+    /// `pacman -Si -- NAME` against the system's sync databases (the ones an install uses), never
+    /// refreshed here: which repository has a package of exactly this name, at which version.
+    PacmanSystemSyncInfo {
+        /// The package.
+        name: PackageName,
+    },
+    /// `pacman -Su [--needed] -- REPO/NAME[=VERSION]…` on the system's databases, never refreshed here: if they
     /// are ahead of the installed system, the pending upgrade completes with the install.
     PacmanInstall {
-        /// What to install (at least one).
+        /// What to install (at least one), resolved by the broker.
         #[serde(deserialize_with = "crate::list::deserialize")]
-        packages: Vec<PackageSpec>,
+        packages: Vec<PacmanTarget>,
         /// Reinstall packages already at the version (drops `--needed`).
         reinstall: bool,
     },
@@ -278,6 +300,7 @@ impl Invocation {
             Invocation::PacmanRefresh => "pacman_refresh",
             Invocation::PacmanQueryUpgrades => "pacman_query_upgrades",
             Invocation::PacmanSyncInfo { .. } => "pacman_sync_info",
+            Invocation::PacmanSystemSyncInfo { .. } => "pacman_system_sync_info",
             Invocation::PacmanInstall { .. } => "pacman_install",
             Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
             Invocation::PacmanRemove { .. } => "pacman_remove",

@@ -33,7 +33,7 @@ pub use change::{
 };
 pub use grammar::Backend;
 pub use message::{ClientMessage, Hello, HelloAck, RequestId, ServerMessage};
-pub use names::{Architecture, Glob, PackageName, ServiceName, ValidationError, Version};
+pub use names::{Architecture, Glob, PackageName, RepoName, ServiceName, ValidationError, Version};
 pub use operation::Operation;
 pub use outcome::{
     Advisory, ConfinementReport, ExecFailure, HelperError, HostInfo, LandlockState, OsRelease,

@@ -13,7 +13,7 @@
 
 use super::classify::classify;
 use super::progress::ProgressTracker;
-use super::{info, localdb, upgrades};
+use super::{exact, info, localdb, upgrades};
 use crate::backend::file_stamp::tree;
 use crate::backend::support::{blocking, exec_error};
 use crate::backend::{BoxFuture, Change, Evidence, PackageManager, Phase, Tracker, Verdict};
@@ -179,16 +179,12 @@ impl PackageManager for PacmanManager {
     fn plan(&self, change: Change) -> Result<Invocation, HelperError> {
         Ok(match change {
             Change::Refresh => Invocation::PacmanRefresh,
-            Change::Install { packages, options } => Invocation::PacmanInstall {
-                packages,
-                reinstall: options.reinstall,
-            },
-            // An exact version is taken from the system's sync databases like an install; without one,
-            // the broker plans a selective upgrade instead (`updates_as_selection`).
-            Change::Update { name, version } => Invocation::PacmanInstall {
-                packages: vec![PackageSpec { name, version }],
-                reinstall: false,
-            },
+            // Installs and exact-version updates name packages exactly: see `plan_exact`.
+            change @ (Change::Install { .. } | Change::Update { .. }) => {
+                return Err(HelperError::Internal {
+                    message: format!("pacman plans {change:?} only through plan_exact"),
+                });
+            }
             Change::Remove { name, purge } => Invocation::PacmanRemove {
                 names: vec![name],
                 nosave: purge,
@@ -209,6 +205,47 @@ impl PackageManager for PacmanManager {
                     .collect::<Result<Vec<_>, _>>()?;
                 Invocation::PacmanSysUpgrade { ignore }
             }
+        })
+    }
+
+    fn plan_exact(&self, change: Change) -> BoxFuture<'_, Result<Invocation, HelperError>> {
+        // pacman installs a group's members or a provider for a name that is no package, even as
+        // `REPO/NAME`: every name is looked up first with `pacman -Si` (exact names only) and handed on as
+        // `REPO/NAME[=VERSION]` of the repository that has it (see `exact`).
+        Box::pin(async move {
+            let (specs, reinstall) = match change {
+                Change::Install { packages, options } => (packages, options.reinstall),
+                Change::Update {
+                    name,
+                    version: Some(version),
+                } => (
+                    vec![PackageSpec {
+                        name,
+                        version: Some(version),
+                    }],
+                    false,
+                ),
+                other => return self.plan(other),
+            };
+            let mut packages = Vec::with_capacity(specs.len());
+            for spec in specs {
+                let out = self
+                    .launcher
+                    .exec(Invocation::PacmanSystemSyncInfo {
+                        name: spec.name.clone(),
+                    })
+                    .await?;
+                let shown = match out.exit_code {
+                    Some(0) => out.stdout.as_str(),
+                    Some(1) if out.stderr.contains("was not found") => "",
+                    _ => return Err(exec_error(&out)),
+                };
+                packages.push(exact::target(&spec, shown)?);
+            }
+            Ok(Invocation::PacmanInstall {
+                packages,
+                reinstall,
+            })
         })
     }
 
@@ -278,19 +315,17 @@ mod tests {
             name: name("hello"),
             version: None,
         };
-        assert_eq!(
+        // Installs need their names resolved first (`plan_exact`, which asks pacman -Si): the plain
+        // plan refuses rather than pass an unresolved name.
+        assert!(
             m.plan(Change::Install {
-                packages: vec![spec.clone()],
+                packages: vec![spec],
                 options: InstallOptions {
                     reinstall: true,
                     ..InstallOptions::default()
                 },
             })
-            .unwrap(),
-            Invocation::PacmanInstall {
-                packages: vec![spec],
-                reinstall: true
-            }
+            .is_err()
         );
         assert_eq!(
             m.plan(Change::Remove {
