@@ -26,6 +26,7 @@ mod list;
 mod message;
 mod names;
 mod operation;
+pub mod order;
 mod outcome;
 
 pub use change::{

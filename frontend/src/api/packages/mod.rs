@@ -2,14 +2,13 @@
 //!
 //! - [`mod@list`]: parameters, merge of installed and upgradable, filter, sort, page.
 //! - [`model`]: the package object.
-//! - [`glob`]: the `name` filter. [`version`]: version ordering.
+//! - [`glob`]: the `name` filter. Version ordering is the backend's own (`lpa_protocol::order`).
 //! - [`change`]: the install, update and remove jobs.
 
 pub mod change;
 pub mod glob;
 pub mod list;
 pub mod model;
-pub mod version;
 
 use super::system::unexpected;
 use crate::helper_client::HelperClient;
@@ -81,7 +80,8 @@ struct PackageListData<'a> {
 pub async fn list(state: &AppState, query: &Query) -> Result<crate::api::Data, ApiError> {
     let params = ListParams::parse(query)?;
     let all = state.packages.current(&state.helper).await?;
-    let (page, total) = list::select(&all, &params);
+    let backend = state.helper.backend().await?;
+    let (page, total) = list::select(&all, &params, backend);
     crate::api::data(&PackageListData {
         packages: &page,
         total,
@@ -105,7 +105,7 @@ pub async fn detail(state: &AppState, name: PackageName) -> Result<Value, ApiErr
         })?;
     let requested = name.as_str().to_owned();
     match state.helper.call(Operation::PackageDetail { name }).await? {
-        Outcome::PackageDetail(d) => match model::detail(&d) {
+        Outcome::PackageDetail(d) => match model::detail(&d, backend) {
             Some(object) => serde_json::to_value(object).map_err(|e| ApiError::Internal {
                 message: format!("cannot serialise package: {e}"),
             }),

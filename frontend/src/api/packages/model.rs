@@ -4,9 +4,8 @@
 //! `available` (not installed, a repository offers it). `available_version` is the newer candidate's
 //! version for `upgradable`, the offered version for `available`, and `null` for `installed`.
 
-use super::version;
 use crate::http::envelope;
-use lpa_protocol::{PackageDetail, PackageRecord, UpgradablePackage};
+use lpa_protocol::{Backend, PackageDetail, PackageRecord, UpgradablePackage};
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -112,10 +111,12 @@ fn joined_sources(sources: &[String]) -> Option<String> {
 }
 
 /// The detail object, or `None` when the package is neither installed nor available.
-pub fn detail(d: &PackageDetail) -> Option<PackageDetailObject> {
+/// `backend`'s own version order decides whether the candidate is newer (pacman ranks `1.0~rc1` after
+/// `1.0`, dpkg and rpm before).
+pub fn detail(d: &PackageDetail, backend: Backend) -> Option<PackageDetailObject> {
     let primary = d.installed.as_ref().or(d.candidate.as_ref())?;
     let newer = match (&d.installed, &d.candidate) {
-        (Some(i), Some(c)) => version::compare(&c.version, &i.version) == Ordering::Greater,
+        (Some(i), Some(c)) => backend.compare_versions(&c.version, &i.version) == Ordering::Greater,
         _ => false,
     };
     let status = match (&d.installed, newer) {
@@ -185,7 +186,7 @@ mod tests {
             installed: Some(record("demo", "1.0")),
             candidate: Some(candidate),
         };
-        let o = detail(&d).unwrap();
+        let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "upgradable");
         assert!(o.package.upgradable);
         assert_eq!(o.package.version, "1.0");
@@ -204,7 +205,7 @@ mod tests {
             installed: Some(record("demo", "1.1")),
             candidate: Some(record("demo", "1.1")),
         };
-        let o = detail(&d).unwrap();
+        let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "installed");
         assert_eq!(o.package.available_version, None);
     }
@@ -215,19 +216,51 @@ mod tests {
             installed: None,
             candidate: Some(record("demo", "2.0")),
         };
-        let o = detail(&d).unwrap();
+        let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "available");
         assert!(!o.package.upgradable);
         assert_eq!(o.package.version, "2.0");
         assert_eq!(o.package.available_version.as_deref(), Some("2.0"));
         assert_eq!(o.package.installed_at, None);
         assert!(
-            detail(&PackageDetail {
-                installed: None,
-                candidate: None
-            })
+            detail(
+                &PackageDetail {
+                    installed: None,
+                    candidate: None
+                },
+                Backend::Apt
+            )
             .is_none()
         );
+    }
+
+    #[test]
+    fn whether_a_candidate_is_newer_follows_the_hosts_own_version_order() {
+        // Installed 1.0~rc1, candidate 1.0: newer for dpkg and rpm, older for pacman (alpm has no `~`
+        // rule), so only pacman says "installed".
+        let d = PackageDetail {
+            installed: Some(PackageRecord {
+                name: "x".into(),
+                version: "1.0~rc1-1".into(),
+                ..PackageRecord::default()
+            }),
+            candidate: Some(PackageRecord {
+                name: "x".into(),
+                version: "1.0-1".into(),
+                ..PackageRecord::default()
+            }),
+        };
+        for (backend, status) in [
+            (Backend::Apt, "upgradable"),
+            (Backend::Dnf, "upgradable"),
+            (Backend::Pacman, "installed"),
+        ] {
+            assert_eq!(
+                detail(&d, backend).unwrap().package.status,
+                status,
+                "{backend}"
+            );
+        }
     }
 
     #[test]
@@ -236,7 +269,7 @@ mod tests {
             installed: Some(record("demo", "1.0")),
             candidate: None,
         };
-        let v = serde_json::to_value(detail(&d).unwrap()).unwrap();
+        let v = serde_json::to_value(detail(&d, Backend::Apt).unwrap()).unwrap();
         for key in [
             "name",
             "version",

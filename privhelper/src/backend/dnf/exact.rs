@@ -8,7 +8,7 @@
 //! match a recorded one (`VERSION`, `VERSION-RELEASE` or `EPOCH:VERSION-RELEASE`) and is passed on as the
 //! record's full `EPOCH:VERSION-RELEASE`, so dnf gets `NAME-E:V-R`, a form only that package matches.
 
-use super::evr::compare_evr;
+use lpa_protocol::order::rpm::compare_evr;
 use lpa_protocol::{ChangeFailure, FailureKind, HelperError, PackageSpec, Version};
 
 /// `(epoch, version, release)` of one record; an absent epoch is `0`.
