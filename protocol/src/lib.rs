@@ -44,4 +44,4 @@ pub use outcome::{
 
 /// Version of the frontend ⇄ broker protocol. Both sides are built from the same tree, so any change to a
 /// wire type bumps this number and a mismatched pair refuses to talk instead of misinterpreting bytes.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;

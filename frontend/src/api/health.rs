@@ -42,6 +42,23 @@ pub async fn health(state: &AppState) -> Value {
             (text.clone(), text, false)
         }
     };
+    // A database that needs repair (an unmet dependency) is named here: the package manager cannot
+    // compute updates until an administrator fixes it. The upgradable list is cached by the broker while
+    // the package state is unchanged, so this costs a round trip on a healthy host.
+    let (package_manager, repair_ok) = if helper_ok {
+        match state
+            .helper
+            .call_within(Operation::ListUpgradable, HELPER_PING_TIMEOUT)
+            .await
+        {
+            Err(crate::helper_client::HelperClientError::Helper(
+                lpa_protocol::HelperError::NeedsRepair { message },
+            )) => (format!("{package_manager}: {message}"), false),
+            _ => (package_manager, true),
+        }
+    } else {
+        (package_manager, true)
+    };
     let (certificates, cert_ok) = certificate_check(
         state.settings.server_cert_not_after,
         OffsetDateTime::now_utc(),
@@ -62,11 +79,12 @@ pub async fn health(state: &AppState) -> Value {
     let confinement_ok = [&frontend, &broker]
         .iter()
         .all(|c| c.as_ref().is_none_or(|c| !c.is_degraded()));
-    let status = if helper_ok && cert_ok && cache_ok && job_queue == "ok" && confinement_ok {
-        "healthy"
-    } else {
-        "degraded"
-    };
+    let status =
+        if helper_ok && repair_ok && cert_ok && cache_ok && job_queue == "ok" && confinement_ok {
+            "healthy"
+        } else {
+            "degraded"
+        };
     json!({
         "status": status,
         "version": env!("CARGO_PKG_VERSION"),

@@ -11,11 +11,11 @@ pub mod list;
 pub mod model;
 
 use super::system::unexpected;
-use crate::helper_client::HelperClient;
+use crate::helper_client::{HelperClient, HelperClientError};
 use crate::http::query::Query;
 use crate::http::{ApiError, AppState};
 use list::ListParams;
-use lpa_protocol::{Operation, Outcome, PackageName};
+use lpa_protocol::{HelperError, Operation, Outcome, PackageName};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -57,11 +57,17 @@ impl PackageCache {
             Outcome::Installed(list) => list,
             other => return Err(unexpected("installed list", &other)),
         };
-        let upgradable = match upgradable? {
-            Outcome::Upgradable(list) => list,
-            other => return Err(unexpected("upgradable list", &other)),
+        let list = match upgradable {
+            Ok(Outcome::Upgradable(upgradable)) => Arc::new(list::merge(&installed, &upgradable)),
+            // A database that needs repair still lists from the database: what is installed is known,
+            // whether anything is upgradable is not (`null`), and `/health` says why.
+            Err(HelperClientError::Helper(HelperError::NeedsRepair { message })) => {
+                tracing::warn!("listing packages without updates: {message}");
+                Arc::new(installed.iter().map(model::installed_unknown).collect())
+            }
+            Ok(other) => return Err(unexpected("upgradable list", &other)),
+            Err(e) => return Err(e.into()),
         };
-        let list = Arc::new(list::merge(&installed, &upgradable));
         *entry = Some((stamp, list.clone()));
         Ok(list)
     }

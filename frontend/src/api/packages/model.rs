@@ -20,8 +20,8 @@ pub struct PackageObject {
     pub architecture: String,
     /// `installed`, `upgradable` or `available`.
     pub status: &'static str,
-    /// True for `upgradable`.
-    pub upgradable: bool,
+    /// True for `upgradable`; `null` when the package manager cannot tell (a database that needs repair).
+    pub upgradable: Option<bool>,
     /// The candidate version, see the module docs.
     pub available_version: Option<String>,
     /// One-line summary.
@@ -68,7 +68,7 @@ pub fn installed(record: &PackageRecord, upgrade: Option<&UpgradablePackage>) ->
         } else {
             "installed"
         },
-        upgradable: upgrade.is_some(),
+        upgradable: Some(upgrade.is_some()),
         available_version: upgrade.map(|u| u.available_version.clone()),
         description: record.description.clone(),
         size_bytes: record.size_bytes,
@@ -79,6 +79,16 @@ pub fn installed(record: &PackageRecord, upgrade: Option<&UpgradablePackage>) ->
             .and_then(|u| joined_sources(&u.sources))
             .or_else(|| record.source.clone()),
         held: record.held,
+    }
+}
+
+/// An installed package whose upgrade state is unknown: the package manager cannot compute updates
+/// (its database needs repair), so `upgradable` and `available_version` are `null`.
+pub fn installed_unknown(r: &PackageRecord) -> PackageObject {
+    PackageObject {
+        upgradable: None,
+        available_version: None,
+        ..installed(r, None)
     }
 }
 
@@ -94,7 +104,7 @@ pub fn from_upgrade(u: &UpgradablePackage) -> PackageObject {
             .unwrap_or_else(|| u.available_version.clone()),
         architecture: u.architecture.clone().unwrap_or_default(),
         status: if installed { "upgradable" } else { "available" },
-        upgradable: installed,
+        upgradable: Some(installed),
         available_version: Some(u.available_version.clone()),
         description: String::new(),
         size_bytes: None,
@@ -146,7 +156,7 @@ pub fn detail(d: &PackageDetail, backend: Backend) -> Option<PackageDetailObject
             version: primary.version.clone(),
             architecture: primary.architecture.clone(),
             status,
-            upgradable: status == "upgradable",
+            upgradable: Some(status == "upgradable"),
             available_version,
             description: primary.description.clone(),
             size_bytes: primary.size_bytes,
@@ -188,7 +198,7 @@ mod tests {
         };
         let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "upgradable");
-        assert!(o.package.upgradable);
+        assert_eq!(o.package.upgradable, Some(true));
         assert_eq!(o.package.version, "1.0");
         assert_eq!(o.package.available_version.as_deref(), Some("1.1"));
         assert_eq!(o.package.source.as_deref(), Some("bookworm-security"));
@@ -218,7 +228,7 @@ mod tests {
         };
         let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "available");
-        assert!(!o.package.upgradable);
+        assert_eq!(o.package.upgradable, Some(false));
         assert_eq!(o.package.version, "2.0");
         assert_eq!(o.package.available_version.as_deref(), Some("2.0"));
         assert_eq!(o.package.installed_at, None);

@@ -76,6 +76,9 @@ impl AptManager {
             .exec(Invocation::AptSimulateDistUpgrade)
             .await?;
         if out.exit_code != Some(0) {
+            if let Some(message) = simulate::unmet_dependencies(&out.stdout, &out.stderr) {
+                return Err(HelperError::NeedsRepair { message });
+            }
             return Err(exec_error(&out));
         }
         Ok(simulate::parse_simulation(&out.stdout))

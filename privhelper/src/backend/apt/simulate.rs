@@ -37,6 +37,34 @@ fn is_security(o: &Origin) -> bool {
     o.suite.ends_with("-security") || o.label.as_deref() == Some("Debian-Security")
 }
 
+/// What a failed `apt-get -s` says is broken in the dpkg database, when it failed because of that: apt
+/// prints `The following packages have unmet dependencies:` then one ` PKG : Depends: …` line per
+/// problem, and ends with `E: Unmet dependencies. Try 'apt --fix-broken install' …`. `None` for any other
+/// failure. The lines are joined with `; `, at most ten.
+pub fn unmet_dependencies(stdout: &str, stderr: &str) -> Option<String> {
+    if !stderr.contains("Unmet dependencies") && !stdout.contains("unmet dependencies") {
+        return None;
+    }
+    let problems: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .map(str::trim)
+        .filter(|l| {
+            l.contains(" : ")
+                && (l.contains("Depends:") || l.contains("Conflicts:") || l.contains("Breaks:"))
+        })
+        .take(10)
+        .collect();
+    Some(if problems.is_empty() {
+        "unmet dependencies in the dpkg database (apt --fix-broken install)".to_owned()
+    } else {
+        format!(
+            "unmet dependencies in the dpkg database: {} (apt --fix-broken install)",
+            problems.join("; ")
+        )
+    })
+}
+
 /// Parses one `Inst` line; other lines give `None`.
 pub fn parse_inst_line(line: &str) -> Option<UpgradablePackage> {
     let rest = line.strip_prefix("Inst ")?;

@@ -85,7 +85,7 @@ fn installed_marks_upgradable_and_leaves_out_new_packages() {
     assert_eq!(all.len(), 4);
     let hello = all.iter().find(|p| p.name == "demo-hello").unwrap();
     assert_eq!(hello.status, "upgradable");
-    assert!(hello.upgradable);
+    assert_eq!(hello.upgradable, Some(true));
     assert_eq!(hello.available_version.as_deref(), Some("1.11"));
     let lib = all.iter().find(|p| p.name == "demo-lib").unwrap();
     assert_eq!(lib.status, "installed");
