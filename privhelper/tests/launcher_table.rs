@@ -570,3 +570,46 @@ fn dnf_values_outside_rpm_grammar_are_refused_by_the_launcher_itself() {
     assert!(out.program.ends_with("/dnf"), "{out:?}");
     assert_ne!(out.exit_code, Some(0), "{out:?}");
 }
+
+#[test]
+fn reads_beyond_the_concurrency_limit_queue_and_a_change_among_them_still_runs() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let mut launcher = Launcher::start(table, policy);
+    let reads = 3 * lpa_privhelper::launcher::MAX_CONCURRENT_EXECUTIONS as u64;
+    // A burst of reads far above the cap, with a package change in the middle: before issue 11 the reads
+    // over the cap (and the change) were refused with "more than 16 executions at once".
+    for id in 0..reads {
+        launcher.send(&exec(
+            100 + id,
+            Invocation::AptCachePolicy {
+                name: name("hello"),
+            },
+        ));
+        if id == reads / 2 {
+            launcher.send(&exec(
+                99,
+                Invocation::AptGetInstall {
+                    packages: vec![target("hello", None)],
+                    no_recommends: false,
+                    allow_downgrades: false,
+                    reinstall: false,
+                },
+            ));
+        }
+    }
+    let mut pending: std::collections::BTreeSet<u64> = (100..100 + reads).chain([99]).collect();
+    while !pending.is_empty() {
+        match launcher.next() {
+            Some(LauncherResponse::Finished { id, result }) => {
+                let out = result.unwrap_or_else(|e| panic!("execution {id} was refused: {e}"));
+                assert_eq!(out.exit_code, Some(0), "{id}: {out:?}");
+                assert!(pending.remove(&id), "answered twice: {id}");
+            }
+            Some(_) => continue,
+            None => panic!("the launcher closed the socketpair; still pending: {pending:?}"),
+        }
+    }
+    assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
+}
