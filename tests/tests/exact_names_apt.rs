@@ -219,3 +219,42 @@ async fn a_pinned_version_installs_exactly_that_version_or_fails() {
         Some(versions::HELLO_V2)
     );
 }
+
+/// How many times the launcher ran the entry `kind` so far, from the helper's whole log.
+fn executed(stack: &lpa_testkit::harness::Stack, kind: &str) -> usize {
+    let log = std::fs::read_to_string(stack.work_dir().join("helper.log")).expect("helper log");
+    let exact = format!("kind=\"{kind}\"");
+    let bare = format!("kind={kind} ");
+    log.lines()
+        .filter(|l| l.contains("executed") && (l.contains(&exact) || l.contains(&bare)))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repeated_package_details_run_no_root_process_until_the_package_state_changes() {
+    let stack = stack::plain();
+    let client = stack::client(&stack);
+    let first = send(&client, Method::GET, "/api/v1/packages/hello", None).await;
+    assert_eq!(first.status, 200, "{:?}", first.envelope);
+    let after_first = executed(&stack, "apt_cache_show");
+    assert!(
+        after_first >= 1,
+        "the first read asked apt-cache: {}",
+        stack.logs()
+    );
+    for _ in 0..5 {
+        let again = send(&client, Method::GET, "/api/v1/packages/hello", None).await;
+        assert_eq!(again.data(), first.data());
+    }
+    assert_eq!(
+        executed(&stack, "apt_cache_show"),
+        after_first,
+        "repeated reads of the same state ran apt-cache again"
+    );
+    // A change of the package state is seen: the next read looks again.
+    let job = wait(&client, &install(&client, "hello").await, LIMIT).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let after = send(&client, Method::GET, "/api/v1/packages/hello", None).await;
+    assert_eq!(after.data()["status"], "installed", "{}", after.data());
+    assert!(executed(&stack, "apt_cache_show") > after_first);
+}

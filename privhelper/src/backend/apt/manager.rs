@@ -26,6 +26,47 @@ pub struct AptManager {
     launcher: LauncherClient,
     dpkg: Arc<DpkgDb>,
     upgradable: UpgradableCache,
+    candidates: CandidateCache,
+}
+
+/// Most names whose candidate is remembered per package state.
+const CANDIDATE_CACHE_NAMES: usize = 1024;
+
+/// The candidate records `GET /packages/{name}` found, valid while the package state ([`Stamps`]: the dpkg
+/// database, apt's lists and configuration) is unchanged, so a read of a name already looked up runs no
+/// root `apt-cache` process (issue 11). Bounded: when full, the next state change or a new name starts a
+/// fresh map.
+#[derive(Default)]
+struct CandidateCache {
+    entry: std::sync::Mutex<
+        Option<(
+            Stamps,
+            std::collections::HashMap<String, Option<PackageRecord>>,
+        )>,
+    >,
+}
+
+impl CandidateCache {
+    fn get(&self, stamps: Stamps, name: &str) -> Option<Option<PackageRecord>> {
+        let entry = self.entry.lock().unwrap_or_else(|p| p.into_inner());
+        entry
+            .as_ref()
+            .filter(|(s, _)| *s == stamps)
+            .and_then(|(_, map)| map.get(name).cloned())
+    }
+
+    fn put(&self, stamps: Stamps, name: &str, candidate: Option<PackageRecord>) {
+        let mut entry = self.entry.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = entry
+            .as_ref()
+            .is_none_or(|(s, map)| *s != stamps || map.len() >= CANDIDATE_CACHE_NAMES);
+        if fresh {
+            *entry = Some((stamps, std::collections::HashMap::new()));
+        }
+        if let Some((_, map)) = entry.as_mut() {
+            map.insert(name.to_owned(), candidate);
+        }
+    }
 }
 
 impl AptManager {
@@ -36,6 +77,7 @@ impl AptManager {
             launcher,
             dpkg: Arc::new(DpkgDb::new(root)),
             upgradable: UpgradableCache::default(),
+            candidates: CandidateCache::default(),
         }
     }
 
@@ -122,6 +164,15 @@ impl PackageManager for AptManager {
                 .iter()
                 .find(|p| p.name == name.as_str())
                 .cloned();
+            // Taken before the reads: a change meanwhile makes the next read look again, never keeps a
+            // stale record under a current stamp.
+            let stamps = Stamps::of(&self.root);
+            if let Some(candidate) = self.candidates.get(stamps, name.as_str()) {
+                return Ok(PackageDetail {
+                    installed,
+                    candidate,
+                });
+            }
             let shown = self
                 .launcher
                 .exec(Invocation::AptCacheShow { name: name.clone() })
@@ -143,6 +194,8 @@ impl PackageManager for AptManager {
                     c.source = p.candidate_sources.first().cloned();
                 }
             }
+            self.candidates
+                .put(stamps, name.as_str(), candidate.clone());
             Ok(PackageDetail {
                 installed,
                 candidate,
