@@ -32,18 +32,16 @@ pub struct AptManager {
 /// Most names whose candidate is remembered per package state.
 const CANDIDATE_CACHE_NAMES: usize = 1024;
 
+/// Candidate record (or none) per package name.
+type CandidateMap = std::collections::HashMap<String, Option<PackageRecord>>;
+
 /// The candidate records `GET /packages/{name}` found, valid while the package state ([`Stamps`]: the dpkg
 /// database, apt's lists and configuration) is unchanged, so a read of a name already looked up runs no
 /// root `apt-cache` process (issue 11). Bounded: when full, the next state change or a new name starts a
 /// fresh map.
 #[derive(Default)]
 struct CandidateCache {
-    entry: std::sync::Mutex<
-        Option<(
-            Stamps,
-            std::collections::HashMap<String, Option<PackageRecord>>,
-        )>,
-    >,
+    entry: std::sync::Mutex<Option<(Stamps, CandidateMap)>>,
 }
 
 impl CandidateCache {
