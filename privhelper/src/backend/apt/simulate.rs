@@ -50,8 +50,10 @@ pub fn unmet_dependencies(stdout: &str, stderr: &str) -> Option<String> {
         .chain(stderr.lines())
         .map(str::trim)
         .filter(|l| {
-            l.contains(" : ")
-                && (l.contains("Depends:") || l.contains("Conflicts:") || l.contains("Breaks:"))
+            // ` PKG : Depends: …`, and continuation lines of the same package (`Depends: …`).
+            ["PreDepends:", "Depends:", "Conflicts:", "Breaks:"]
+                .iter()
+                .any(|k| l.starts_with(k) || l.contains(&format!(" : {k}")))
         })
         .take(10)
         .collect();
@@ -181,6 +183,19 @@ impl UpgradableCache {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unmet_dependencies_name_every_problem_line() {
+        // apt-get -s dist-upgrade on a dpkg database with unmet dependencies (apt 2.6).
+        let stdout = "Reading package lists...\nThe following packages have unmet dependencies:\n \
+                      demo-app : PreDepends: libc6 (>= 2.34) but it is not installable\n            \
+                      Depends: demo-lib (>= 1.0) but it is not installed\n";
+        let stderr = "E: Unmet dependencies. Try 'apt --fix-broken install' with no packages (or specify a solution).\n";
+        let m = super::unmet_dependencies(stdout, stderr).expect("recognised");
+        assert!(m.contains("demo-app : PreDepends: libc6"), "{m}");
+        assert!(m.contains("Depends: demo-lib (>= 1.0)"), "{m}");
+        assert_eq!(super::unmet_dependencies("", "E: Unable to lock"), None);
+    }
+
     use super::*;
     use proptest::prelude::*;
 
