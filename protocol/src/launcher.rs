@@ -177,6 +177,9 @@ pub enum Invocation {
         /// The package.
         name: PackageName,
     },
+    /// `pacman -Dk` on the system's local database: whether every installed package's dependencies are
+    /// met (exit 1 with `error: missing 'X' dependency for 'Y'` when not).
+    PacmanCheckLocal,
     /// `pacman -Si -- NAME` against the system's sync databases (the ones an install uses), never
     /// refreshed here: which repository has a package of exactly this name, at which version.
     PacmanSystemSyncInfo {
@@ -301,6 +304,7 @@ impl Invocation {
             Invocation::PacmanQueryUpgrades => "pacman_query_upgrades",
             Invocation::PacmanSyncInfo { .. } => "pacman_sync_info",
             Invocation::PacmanSystemSyncInfo { .. } => "pacman_system_sync_info",
+            Invocation::PacmanCheckLocal => "pacman_check_local",
             Invocation::PacmanInstall { .. } => "pacman_install",
             Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
             Invocation::PacmanRemove { .. } => "pacman_remove",

@@ -121,3 +121,73 @@ async fn an_unmet_dependency_degrades_health_and_patches_but_the_list_still_answ
     assert_eq!(job["error_code"], "DEPENDENCY_CONFLICT", "{job}");
     assert_eq!(dpkg_status(&stack), before, "nothing changed");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn pacman_with_an_unmet_dependency_degrades_the_same_way() {
+    let stack =
+        lpa_tests::scenario::start(lpa_testkit::sandbox::SandboxKind::Pacman, &["demo-app"]);
+    let client = stack::client(&stack);
+    let health = client.health().await.expect("answer");
+    assert_eq!(health.data()["status"], "healthy", "{}", health.data());
+    // demo-lib removed behind pacman's dependency checks (`-Rdd`), demo-app still needs it.
+    let p = stack.sandbox().pacman().expect("a pacman sandbox");
+    p.pacman_checked(&["-Rdd", "demo-lib"])
+        .expect("forced removal");
+    let local = || {
+        std::fs::read_dir(stack.sandbox().root().join("var/lib/pacman/local"))
+            .expect("local db")
+            .filter_map(|e| e.ok().map(|e| e.file_name()))
+            .collect::<std::collections::BTreeSet<_>>()
+    };
+    let before = local();
+
+    let listed = send(&client, Method::GET, "/api/v1/packages", None).await;
+    assert_eq!(
+        listed.status,
+        200,
+        "{:?}\n{}",
+        listed.envelope,
+        stack.logs()
+    );
+    let packages = listed.data()["packages"]
+        .as_array()
+        .expect("packages")
+        .clone();
+    let app = packages
+        .iter()
+        .find(|p| p["name"] == "demo-app")
+        .expect("demo-app listed");
+    assert!(app["upgradable"].is_null(), "{app}");
+
+    let health = client.health().await.expect("answer");
+    assert_eq!(health.data()["status"], "degraded", "{}", health.data());
+    let pm = health.data()["checks"]["package_manager"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(pm.contains("demo-lib") && pm.contains("demo-app"), "{pm}");
+
+    let patches = send(&client, Method::GET, "/api/v1/patches", None).await;
+    assert_eq!(patches.status, 409, "{:?}", patches.envelope);
+    assert_eq!(patches.error_code(), Some("SYSTEM_NEEDS_REPAIR"));
+
+    for (method, path, body) in [
+        (
+            Method::POST,
+            "/api/v1/packages",
+            Some(serde_json::json!({"packages": [{"name": "hello"}]})),
+        ),
+        (
+            Method::POST,
+            "/api/v1/patches/apply",
+            Some(serde_json::json!({})),
+        ),
+    ] {
+        let resp = send(&client, method, path, body).await;
+        assert_eq!(resp.status, 202, "{path}: {:?}", resp.envelope);
+        let job = wait(&client, resp.data()["job_id"].as_str().expect("id"), LIMIT).await;
+        assert_eq!(job["status"], "failed", "{path}: {job}");
+        assert_eq!(job["error_code"], "DEPENDENCY_CONFLICT", "{path}: {job}");
+        assert_eq!(local(), before, "{path} changed nothing");
+    }
+}

@@ -70,6 +70,32 @@ impl PacmanManager {
     /// Runs `-Qu` on the listing database. Exit 1 with nothing on stdout means "nothing to upgrade" — also
     /// when stderr only warns that a repository's database was never fetched (no refresh yet: nothing is
     /// known to be upgradable, and `/health` reports the cache as `unknown` and starts a refresh).
+    /// `pacman -Dk`: `Err(NeedsRepair)` naming the unmet dependencies when the local database has any
+    /// (what `-Rdd` or a failed transaction leaves behind), so updates are not computed or applied on it.
+    async fn check_local(&self) -> Result<(), HelperError> {
+        let out = self.launcher.exec(Invocation::PacmanCheckLocal).await?;
+        if out.exit_code == Some(0) {
+            return Ok(());
+        }
+        let problems: Vec<&str> = out
+            .stdout
+            .lines()
+            .chain(out.stderr.lines())
+            .map(str::trim)
+            .filter(|l| l.starts_with("error: missing") || l.contains("dependency for"))
+            .take(10)
+            .collect();
+        if problems.is_empty() {
+            return Err(exec_error(&out));
+        }
+        Err(HelperError::NeedsRepair {
+            message: format!(
+                "unmet dependencies in the pacman database: {}",
+                problems.join("; ")
+            ),
+        })
+    }
+
     async fn query_upgrades(&self) -> Result<Vec<UpgradablePackage>, HelperError> {
         let out = self.launcher.exec(Invocation::PacmanQueryUpgrades).await?;
         let only_warnings = out
@@ -170,6 +196,7 @@ impl PackageManager for PacmanManager {
             {
                 return Ok(list.clone());
             }
+            self.check_local().await?;
             let list = Arc::new(self.query_upgrades().await?);
             *cache = Some((stamp, list.clone()));
             Ok(list)
@@ -213,6 +240,11 @@ impl PackageManager for PacmanManager {
         // `REPO/NAME`: every name is looked up first with `pacman -Si` (exact names only) and handed on as
         // `REPO/NAME[=VERSION]` of the repository that has it (see `exact`).
         Box::pin(async move {
+            // A change on a database with unmet dependencies is refused before it starts; removing a
+            // package (which may be the repair) and refreshing stay possible.
+            if !matches!(change, Change::Remove { .. } | Change::Refresh) {
+                self.check_local().await?;
+            }
             let (specs, reinstall) = match change {
                 Change::Install { packages, options } => (packages, options.reinstall),
                 Change::Update {

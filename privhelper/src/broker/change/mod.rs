@@ -346,7 +346,7 @@ impl Changer {
         if selection.is_none() && exclude.is_empty() {
             // Every update is wanted: let apt plan it in the same run, as an administrator would with
             // `apt-get dist-upgrade`, instead of simulating first (half the cost of a small apply).
-            let inv = self.manager.plan(Change::UpgradeAll)?;
+            let inv = self.plan(Change::UpgradeAll, ctx).await?;
             let mut report = self.change(inv, before, ctx).await?;
             if report.changes.is_empty() {
                 report.message = "nothing to apply".into();

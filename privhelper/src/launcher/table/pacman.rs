@@ -85,6 +85,7 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         | Invocation::PacmanSysUpgrade { .. }
         | Invocation::PacmanRemove { .. } => Some(true),
         Invocation::PacmanQueryUpgrades
+        | Invocation::PacmanCheckLocal
         | Invocation::PacmanSyncInfo { .. }
         | Invocation::PacmanSystemSyncInfo { .. } => Some(false),
         _ => None,
@@ -130,7 +131,10 @@ pub fn args(
         "never".into(),
     ]);
     // -Q rejects --noprogressbar ("invalid option"); every other entry takes it.
-    if !matches!(inv, Invocation::PacmanQueryUpgrades) {
+    if !matches!(
+        inv,
+        Invocation::PacmanQueryUpgrades | Invocation::PacmanCheckLocal
+    ) {
         args.push("--noprogressbar".into());
     }
     let values: Vec<String> = match inv {
@@ -141,6 +145,10 @@ pub fn args(
         }
         Invocation::PacmanQueryUpgrades => {
             args.push("-Qu".into());
+            Vec::new()
+        }
+        Invocation::PacmanCheckLocal => {
+            args.push("-Dk".into());
             Vec::new()
         }
         Invocation::PacmanSyncInfo { name } | Invocation::PacmanSystemSyncInfo { name } => {
