@@ -214,6 +214,9 @@ pub enum Invocation {
     // no entry lowers signature checking or lets dnf erase packages to resolve conflicts (`--allowerasing`).
     /// `rpm -qa --qf FORMAT` with an explicit `--dbpath`: every installed package, in the helper's format.
     RpmQueryInstalled,
+    /// `rpm -Va --nofiles --nodigest --nosignature --noscripts` with an explicit `--dbpath`: unmet
+    /// dependencies of installed packages (`Unsatisfied dependencies for …`), nothing else.
+    RpmVerifyDependencies,
     /// `dnf repoquery --upgrades --latest-limit=1 --qf FORMAT` from the cache: the newest upgrade of each
     /// installed package.
     DnfRepoqueryUpgrades,
@@ -309,6 +312,7 @@ impl Invocation {
             Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
             Invocation::PacmanRemove { .. } => "pacman_remove",
             Invocation::RpmQueryInstalled => "rpm_query_installed",
+            Invocation::RpmVerifyDependencies => "rpm_verify_dependencies",
             Invocation::DnfRepoqueryUpgrades => "dnf_repoquery_upgrades",
             Invocation::DnfRepoqueryCandidate { .. } => "dnf_repoquery_candidate",
             Invocation::DnfRepoqueryVersions { .. } => "dnf_repoquery_versions",

@@ -191,3 +191,67 @@ async fn pacman_with_an_unmet_dependency_degrades_the_same_way() {
         assert_eq!(local(), before, "{path} changed nothing");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dnf_with_an_unmet_dependency_degrades_the_same_way() {
+    let stack =
+        lpa_tests::scenario_dnf::start(lpa_testkit::sandbox::SandboxKind::Dnf, &["demo-app"]);
+    let client = stack::client(&stack);
+    let health = client.health().await.expect("answer");
+    assert_eq!(health.data()["status"], "healthy", "{}", health.data());
+    // demo-lib erased behind rpm's dependency checks (`--nodeps`), demo-app still requires it.
+    let dnf = stack.sandbox().dnf().expect("a dnf sandbox");
+    let root = stack.sandbox().root().display().to_string();
+    let out = dnf
+        .command("rpm")
+        .args([
+            format!("--root={root}"),
+            "--dbpath=/var/lib/rpm".to_owned(),
+            "-e".to_owned(),
+            "--nodeps".to_owned(),
+            "demo-lib".to_owned(),
+        ])
+        .output()
+        .expect("rpm runs");
+    assert!(out.status.success(), "{out:?}");
+    assert_eq!(stack.sandbox().installed_version("demo-lib"), None);
+
+    let listed = send(&client, Method::GET, "/api/v1/packages", None).await;
+    assert_eq!(
+        listed.status,
+        200,
+        "{:?}\n{}",
+        listed.envelope,
+        stack.logs()
+    );
+    let packages = listed.data()["packages"]
+        .as_array()
+        .expect("packages")
+        .clone();
+    let app = packages
+        .iter()
+        .find(|p| p["name"] == "demo-app")
+        .expect("demo-app listed");
+    assert!(app["upgradable"].is_null(), "{app}");
+
+    let health = client.health().await.expect("answer");
+    assert_eq!(health.data()["status"], "degraded", "{}", health.data());
+    let pm = health.data()["checks"]["package_manager"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(pm.contains("demo-lib") && pm.contains("demo-app"), "{pm}");
+
+    let patches = send(&client, Method::GET, "/api/v1/patches", None).await;
+    assert_eq!(patches.status, 409, "{:?}", patches.envelope);
+    assert_eq!(patches.error_code(), Some("SYSTEM_NEEDS_REPAIR"));
+
+    let job = wait(&client, &install(&client, "hello").await, LIMIT).await;
+    assert_eq!(job["status"], "failed", "{job}");
+    assert_eq!(job["error_code"], "DEPENDENCY_CONFLICT", "{job}");
+    assert_eq!(
+        stack.sandbox().installed_version("hello"),
+        None,
+        "nothing changed"
+    );
+}

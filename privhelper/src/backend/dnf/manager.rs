@@ -129,7 +129,40 @@ impl DnfManager {
     }
 
     /// The upgradable list now: repoquery against the installed entries, annotated with the advisories.
+    /// `rpm -Va` of dependencies only: `Err(NeedsRepair)` naming the unmet ones (what `rpm -e --nodeps`
+    /// or an interrupted transaction leaves behind), so updates are not computed or applied on them.
+    async fn check_rpmdb(&self) -> Result<(), HelperError> {
+        let out = self
+            .launcher
+            .exec(Invocation::RpmVerifyDependencies)
+            .await?;
+        if out.exit_code == Some(0) {
+            return Ok(());
+        }
+        let problems: Vec<String> = out
+            .stdout
+            .lines()
+            .chain(out.stderr.lines())
+            .map(str::trim)
+            .filter(|l| l.contains(" is needed by ") || l.starts_with("Unsatisfied dependencies"))
+            .filter(|l| !l.starts_with("Unsatisfied dependencies"))
+            .take(10)
+            .map(str::to_owned)
+            .collect();
+        if problems.is_empty() {
+            // Some other verification complaint: not this check's business.
+            return Ok(());
+        }
+        Err(HelperError::NeedsRepair {
+            message: format!(
+                "unmet dependencies in the rpm database: {}",
+                problems.join("; ")
+            ),
+        })
+    }
+
     async fn compute_upgradable(&self) -> Result<Vec<UpgradablePackage>, HelperError> {
+        self.check_rpmdb().await?;
         let installed = self.cached_installed().await?;
         let upgrades = self.read(Invocation::DnfRepoqueryUpgrades).await?;
         let mut list = repoquery::upgradable(&upgrades.stdout, &installed.entries);
@@ -251,6 +284,11 @@ impl PackageManager for DnfManager {
         // name-version form, a provide or a file. Updates and removals of a name are only planned for
         // installed names (the broker checks the rpm database first), which dnf matches by name.
         Box::pin(async move {
+            // A change on a database with unmet dependencies is refused before it starts; removing a
+            // package (which may be the repair) and refreshing stay possible.
+            if !matches!(change, Change::Remove { .. } | Change::Refresh) {
+                self.check_rpmdb().await?;
+            }
             let specs: Vec<PackageSpec> = match &change {
                 Change::Install { packages, .. } => packages.clone(),
                 Change::Update {

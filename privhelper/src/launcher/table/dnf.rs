@@ -88,7 +88,7 @@ impl Program {
 /// The program `inv` runs; `None` when it is not a dnf/rpm entry.
 pub fn program_of(inv: &Invocation, settings: &DnfSettings) -> Option<Program> {
     match inv {
-        Invocation::RpmQueryInstalled => Some(Program::Rpm),
+        Invocation::RpmQueryInstalled | Invocation::RpmVerifyDependencies => Some(Program::Rpm),
         _ if changes_host(inv).is_some() => Some(match settings.front_end {
             FrontEnd::Dnf => Program::Dnf,
             FrontEnd::Yum => Program::Yum,
@@ -109,6 +109,7 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         | Invocation::DnfUpgradeAll
         | Invocation::DnfRemove { .. } => Some(true),
         Invocation::RpmQueryInstalled
+        | Invocation::RpmVerifyDependencies
         | Invocation::DnfRepoqueryUpgrades
         | Invocation::DnfRepoqueryCandidate { .. }
         | Invocation::DnfRepoqueryVersions { .. }
@@ -157,17 +158,27 @@ pub fn args(
         return Ok(None);
     };
     let sandboxed = package_root != Path::new("/");
-    if let Invocation::RpmQueryInstalled = inv {
+    if let Invocation::RpmQueryInstalled | Invocation::RpmVerifyDependencies = inv {
         let mut args = Vec::new();
         if sandboxed {
             args.push(format!("--root={}", path_arg(package_root)?));
         }
-        args.extend([
-            format!("--dbpath={RPM_DBPATH}"),
-            "-qa".into(),
-            "--qf".into(),
-            INSTALLED_QF.into(),
-        ]);
+        args.push(format!("--dbpath={RPM_DBPATH}"));
+        if let Invocation::RpmQueryInstalled = inv {
+            args.extend(["-qa".into(), "--qf".into(), INSTALLED_QF.into()]);
+        } else {
+            // Dependencies only: no file, digest, signature or script checks.
+            args.extend(
+                [
+                    "-Va",
+                    "--nofiles",
+                    "--nodigest",
+                    "--nosignature",
+                    "--noscripts",
+                ]
+                .map(String::from),
+            );
+        }
         return Ok(Some(args));
     }
     if settings.config_file.is_none() && sandboxed {
