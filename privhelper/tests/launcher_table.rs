@@ -613,3 +613,43 @@ fn reads_beyond_the_concurrency_limit_queue_and_a_change_among_them_still_runs()
     }
     assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
 }
+
+#[test]
+fn apt_targets_naming_no_package_are_refused_by_the_launcher_even_in_the_exact_form() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    let mut launcher = Launcher::start(table, policy);
+    let install = |t: AptTarget| Invocation::AptGetInstall {
+        packages: vec![t],
+        no_recommends: false,
+        allow_downgrades: false,
+        reinstall: false,
+    };
+    // Valid Debian names and versions a compromised broker could send: apt would widen `hell.:all` to
+    // hello (a regex), and `hello:all=9.9` names no version apt has.
+    for (id, invocation) in (60u64..).zip([
+        install(target("hell.", None)),
+        install(target("hell.", Some("1.0"))),
+        install(target("hello", Some("9.9"))),
+        Invocation::AptGetRemove {
+            names: vec![target("hell.", None)],
+            purge: true,
+        },
+    ]) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(why.contains("no package named exactly"), "{invocation:?}: {why}")
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(dpkg_status(&sandbox), before, "nothing ran");
+    // Positive control: the exact target of a real package passes the same check and installs.
+    launcher.send(&exec(70, install(target("hello", Some("1.0")))));
+    let out = launcher.finished(70).expect("apt-get ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
+}

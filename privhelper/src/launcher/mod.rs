@@ -12,6 +12,7 @@
 //! Lifetime: the launcher exits non-zero when the broker dies or sends a frame it cannot decode (a broker
 //! that speaks garbage is compromised or broken); on SIGTERM/SIGINT it stops the broker and exits 0.
 
+pub mod apt_guard;
 pub mod running;
 pub mod spawn;
 pub mod status_pipe;
@@ -237,13 +238,15 @@ fn read_requests(
                 }) as spawn::StatusSink;
                 (sink, channel)
             });
-            let result = spawn::run_with(
-                |fd| table::command_line(&invocation, &ctx.table, fd),
-                &ctx.policy,
-                timeout,
-                status,
-                |pgid| ctx.running.started(id, pgid),
-            );
+            let result = apt_guard::check(&invocation, &ctx.table, &ctx.policy).and_then(|()| {
+                spawn::run_with(
+                    |fd| table::command_line(&invocation, &ctx.table, fd),
+                    &ctx.policy,
+                    timeout,
+                    status,
+                    |pgid| ctx.running.started(id, pgid),
+                )
+            });
             let cancelled = ctx.running.was_cancelled(id);
             ctx.running.finished(id);
             match &result {
