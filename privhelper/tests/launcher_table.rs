@@ -641,7 +641,10 @@ fn apt_targets_naming_no_package_are_refused_by_the_launcher_even_in_the_exact_f
         launcher.send(&exec(id, invocation.clone()));
         match launcher.finished(id) {
             Err(LaunchError::NotAvailable(why)) => {
-                assert!(why.contains("no package named exactly"), "{invocation:?}: {why}")
+                assert!(
+                    why.contains("no package named exactly"),
+                    "{invocation:?}: {why}"
+                )
             }
             other => panic!("{invocation:?} was not refused: {other:?}"),
         }
@@ -652,4 +655,53 @@ fn apt_targets_naming_no_package_are_refused_by_the_launcher_even_in_the_exact_f
     let out = launcher.finished(70).expect("apt-get ran");
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
+}
+
+#[test]
+fn pacman_targets_naming_a_group_or_provide_are_refused_by_the_launcher_even_with_a_repository() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_apt, mut table, policy) = sandbox(dir.path());
+    let pacman = lpa_testkit::sandbox::pacman::PacmanSandbox::create(
+        &dir.path().join("pacman"),
+        Snapshot::V1,
+        &[],
+    )
+    .expect("pacman sandbox");
+    table.package_root = pacman.root().to_owned();
+    table.pacman.config_file = Some(pacman.config_path().to_owned());
+    let mut launcher = Launcher::start(table, policy);
+    let installed = || pacman.installed_version("demo-tool");
+    let install = |name: &str, version: Option<&str>| Invocation::PacmanInstall {
+        packages: vec![PacmanTarget {
+            repo: RepoName::new("demo").expect("valid"),
+            name: PackageName::new(name).expect("valid"),
+            version: version.map(|v| Version::new(v).expect("valid")),
+        }],
+        reinstall: false,
+    };
+    // The fixture demo-tool is in group demo-group and provides demo-virtual: pacman itself would install
+    // it for either name, with or without the `demo/` prefix.
+    for (id, invocation) in (80u64..).zip([
+        install("demo-group", None),
+        install("demo-virtual", None),
+        install("demo-tool", Some("9.9-1")),
+    ]) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(
+                    why.contains("no package named exactly"),
+                    "{invocation:?}: {why}"
+                )
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+        assert_eq!(installed(), None, "{invocation:?}");
+    }
+    // Positive control: the exact package at its listed version installs.
+    launcher.send(&exec(90, install("demo-tool", Some("1.0-1"))));
+    let out = launcher.finished(90).expect("pacman ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(installed().as_deref(), Some("1.0-1"));
 }

@@ -12,7 +12,7 @@
 //! Lifetime: the launcher exits non-zero when the broker dies or sends a frame it cannot decode (a broker
 //! that speaks garbage is compromised or broken); on SIGTERM/SIGINT it stops the broker and exits 0.
 
-pub mod apt_guard;
+pub mod exact_guard;
 pub mod running;
 pub mod spawn;
 pub mod status_pipe;
@@ -238,7 +238,7 @@ fn read_requests(
                 }) as spawn::StatusSink;
                 (sink, channel)
             });
-            let result = apt_guard::check(&invocation, &ctx.table, &ctx.policy).and_then(|()| {
+            let result = exact_guard::check(&invocation, &ctx.table, &ctx.policy).and_then(|()| {
                 spawn::run_with(
                     |fd| table::command_line(&invocation, &ctx.table, fd),
                     &ctx.policy,

@@ -1,4 +1,5 @@
-//! The launcher's own check that every apt target names a package apt really has (issue 11).
+//! The launcher's own check that every apt (and pacman install) target names a package the package
+//! manager really has (issue 11).
 //!
 //! apt reads an argument naming no package as a regular expression or glob — even in the exact form
 //! `NAME:ARCH=VERSION` the launcher builds (`hell.:all=1.0` installs hello 1.0). The broker resolves names
@@ -6,10 +7,14 @@
 //! it asks `apt-cache show -- NAME` (a read of the same table) for each target and requires a record whose
 //! `Package:` is exactly NAME, at the target's architecture (`all` records count for any) and, when pinned,
 //! at exactly that version. apt-cache widens too; only exact fields count.
+//!
+//! pacman installs a group's members or a provider for a name that is no package, even as `REPO/NAME`;
+//! for a `PacmanInstall` the launcher asks `pacman -Si -- NAME` (package names only) on the system's sync
+//! databases and requires that exact `Name`, in that `Repository`, at the pinned `Version`.
 
 use super::spawn::{self, SpawnPolicy};
 use super::table::{self, Table};
-use lpa_protocol::launcher::{AptTarget, Invocation, LaunchError};
+use lpa_protocol::launcher::{AptTarget, Invocation, LaunchError, PacmanTarget};
 use std::time::Duration;
 
 /// Refuses `inv` when one of its apt targets has no exact record; other entries pass.
@@ -17,6 +22,7 @@ pub fn check(inv: &Invocation, table: &Table, policy: &SpawnPolicy) -> Result<()
     let targets: &[AptTarget] = match inv {
         Invocation::AptGetInstall { packages, .. } => packages,
         Invocation::AptGetRemove { names, .. } | Invocation::AptGetOnlyUpgrade { names } => names,
+        Invocation::PacmanInstall { packages, .. } => return check_pacman(packages, table, policy),
         _ => return Ok(()),
     };
     let pinned = matches!(inv, Invocation::AptGetInstall { .. });
@@ -38,6 +44,49 @@ pub fn check(inv: &Invocation, table: &Table, policy: &SpawnPolicy) -> Result<()
                 t.name,
                 t.arch.as_str(),
                 version
+                    .map(|v| format!("={}", v.as_str()))
+                    .unwrap_or_default()
+            )));
+        }
+    }
+    Ok(())
+}
+
+fn check_pacman(
+    targets: &[PacmanTarget],
+    table: &Table,
+    policy: &SpawnPolicy,
+) -> Result<(), LaunchError> {
+    for t in targets {
+        let info = Invocation::PacmanSystemSyncInfo {
+            name: t.name.clone(),
+        };
+        let out = spawn::run_with(
+            |fd| table::command_line(&info, table, fd),
+            policy,
+            policy.timeout.min(Duration::from_secs(120)),
+            None,
+            |_| {},
+        )?;
+        let fields = crate::backend::pacman::info::fields(&out.stdout);
+        let get = |key: &str| {
+            fields
+                .iter()
+                .find(|(k, _)| k == key)
+                .map(|(_, v)| v.as_str())
+        };
+        let exact = get("Name") == Some(t.name.as_str())
+            && get("Repository") == Some(t.repo.as_str())
+            && t.version
+                .as_ref()
+                .is_none_or(|v| get("Version") == Some(v.as_str()));
+        if !exact {
+            return Err(LaunchError::NotAvailable(format!(
+                "refusing a pacman argument: no package named exactly {}/{}{}",
+                t.repo.as_str(),
+                t.name,
+                t.version
+                    .as_ref()
                     .map(|v| format!("={}", v.as_str()))
                     .unwrap_or_default()
             )));
