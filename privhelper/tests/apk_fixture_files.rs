@@ -2,7 +2,8 @@
 //! these machines): the `APKINDEX` inside `APKINDEX.tar.gz`, a package's `.PKGINFO`, and an installed
 //! database with its world file. GNU tar extracts the members, so the archives are checked too.
 
-use lpa_privhelper::backend::apk::{db, installed::Installed, pkginfo, version};
+use lpa_privhelper::backend::apk::{db, installed::Installed, pkginfo};
+use lpa_protocol::order::apk as version;
 use lpa_testkit::fixtures::apk::{self, ApkFixtures, HELLO, versions as v, write_installed_db};
 use lpa_testkit::fixtures::apt::Snapshot;
 use lpa_testkit::run::{checked, command};

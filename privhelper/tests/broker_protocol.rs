@@ -280,13 +280,13 @@ fn list_upgradable_runs_the_simulation_and_reports_apt_failures() {
     let h = Helper::start();
     let mut s = h.connect();
     // The hand-written database has unmet dependencies (demo-lib, libc6 are not installed): apt-get
-    // refuses with exit code 100, which must come back as an Exec error, not as an empty list.
+    // refuses with exit code 100, which must come back as a typed "needs repair" naming the problem
+    // (issue 11), not as an empty list.
     let r = outcome(request(&mut s, 1, Operation::ListUpgradable), 1);
     match r {
-        Err(HelperError::Exec(f)) => {
-            assert_eq!(f.program, "/usr/bin/apt-get");
-            assert_eq!(f.exit_code, Some(100));
-            assert!(f.stderr.contains("Unmet dependencies"), "{}", f.stderr);
+        Err(HelperError::NeedsRepair { message }) => {
+            assert!(message.contains("unmet dependencies"), "{message}");
+            assert!(message.contains("demo-lib"), "{message}");
         }
         other => panic!("{other:?}; log:\n{}", h.log_text()),
     }

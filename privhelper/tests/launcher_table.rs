@@ -15,8 +15,10 @@ use lpa_privhelper::launcher::spawn::SpawnPolicy;
 use lpa_privhelper::launcher::table::{Programs, Table};
 use lpa_privhelper::launcher::{self, Exit};
 use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
-use lpa_protocol::launcher::{Invocation, LaunchError, LauncherRequest, LauncherResponse};
-use lpa_protocol::{PackageName, PackageSpec, ServiceName, Version};
+use lpa_protocol::launcher::{
+    AptTarget, Invocation, LaunchError, LauncherRequest, LauncherResponse, PacmanTarget,
+};
+use lpa_protocol::{Architecture, PackageName, PackageSpec, RepoName, ServiceName, Version};
 use lpa_testkit::{AptSandbox, Snapshot};
 use nix::unistd::Pid;
 use std::io::{ErrorKind, Write};
@@ -189,6 +191,15 @@ fn spec(n: &str, version: Option<&str>) -> PackageSpec {
     }
 }
 
+/// apt's exact identity of a fixture package (every fixture is `Architecture: all`).
+fn target(n: &str, version: Option<&str>) -> AptTarget {
+    AptTarget {
+        name: name(n),
+        arch: Architecture::new("all").expect("valid"),
+        version: version.map(|v| Version::new(v).expect("a valid version")),
+    }
+}
+
 fn exec(id: u64, invocation: Invocation) -> LauncherRequest {
     LauncherRequest::Exec { id, invocation }
 }
@@ -198,7 +209,7 @@ fn install_with_name_mark() -> LauncherRequest {
     exec(
         1,
         Invocation::AptGetInstall {
-            packages: vec![spec("hello", None), spec(NAME_MARK, None)],
+            packages: vec![target("hello", None), target(NAME_MARK, None)],
             no_recommends: false,
             allow_downgrades: false,
             reinstall: false,
@@ -210,7 +221,7 @@ fn install_with_version_mark() -> LauncherRequest {
     exec(
         1,
         Invocation::AptGetInstall {
-            packages: vec![spec("hello", Some(VERSION_MARK))],
+            packages: vec![target("hello", Some(VERSION_MARK))],
             no_recommends: false,
             allow_downgrades: false,
             reinstall: false,
@@ -251,7 +262,7 @@ fn a_spliced_request_with_valid_values_is_executed_so_the_witness_can_fail() {
         exec(
             1,
             Invocation::AptGetInstall {
-                packages: vec![spec("hello", None), spec("demo-tool", None)],
+                packages: vec![target("hello", None), target("demo-tool", None)],
                 no_recommends: false,
                 allow_downgrades: false,
                 reinstall: false,
@@ -282,7 +293,7 @@ fn hostile_package_names_close_the_socketpair_and_nothing_runs() {
         exec(
             2,
             Invocation::AptGetRemove {
-                names: vec![name("hello"), name(NAME_MARK)],
+                names: vec![target("hello", None), target(NAME_MARK, None)],
                 purge: true,
             },
         ),
@@ -408,7 +419,11 @@ fn entries_missing_from_this_hosts_table_are_refused_and_the_launcher_keeps_serv
             no_weak_deps: false,
         },
         Invocation::PacmanInstall {
-            packages: vec![spec("hello", None)],
+            packages: vec![PacmanTarget {
+                repo: RepoName::new("demo").expect("valid"),
+                name: name("hello"),
+                version: None,
+            }],
             reinstall: false,
         },
         Invocation::ApkAdd {
@@ -454,4 +469,239 @@ fn entries_missing_from_this_hosts_table_are_refused_and_the_launcher_keeps_serv
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert!(out.program.ends_with("/apt-cache"), "{out:?}");
     assert!(out.stdout.contains("hello"), "{out:?}");
+}
+
+#[test]
+fn apt_values_outside_debian_grammar_are_refused_by_the_launcher_itself_and_nothing_runs() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    let mut launcher = Launcher::start(table, policy);
+    let install = |t: AptTarget| Invocation::AptGetInstall {
+        packages: vec![t],
+        no_recommends: false,
+        allow_downgrades: false,
+        reinstall: false,
+    };
+    // Each decodes (the union grammar accepts it) but is not Debian's: a version ending in `-` would make
+    // apt read `hello:all=1.0-` as "remove", and upper case or `_` never name a Debian package.
+    let refused = [
+        install(target("hello", Some("1.0-"))),
+        install(target("hello", Some("1.0_1"))),
+        install(target("Hello", None)),
+        Invocation::AptGetRemove {
+            names: vec![target("hello_x", None)],
+            purge: false,
+        },
+        Invocation::AptGetOnlyUpgrade {
+            names: vec![target("Hello", None)],
+        },
+    ];
+    for (id, invocation) in (20u64..).zip(refused) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(why.contains("refusing"), "{invocation:?}: {why}")
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(dpkg_status(&sandbox), before, "nothing ran");
+    // Positive control: the exact pinned form of a real package runs and installs exactly that version.
+    launcher.send(&exec(30, install(target("hello", Some("1.0")))));
+    let out = launcher.finished(30).expect("apt-get ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
+}
+
+#[test]
+fn dnf_values_outside_rpm_grammar_are_refused_by_the_launcher_itself() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_sandbox, mut table, policy) = sandbox(dir.path());
+    // A dnf table on an empty root whose config file does not exist: whatever dnf is asked, it ends with
+    // an error of its own, so "ran" (an exit code) and "refused by the launcher" are told apart.
+    table.package_root = dir.path().join("dnf-root");
+    table.dnf.config_file = Some(dir.path().join("missing-dnf.conf"));
+    let mut launcher = Launcher::start(table, policy);
+    // `hello.rpm` and `hello-1.0.rpm` (name + version joined) are local files to dnf; `1.0-1-1` is not an
+    // RPM version. Each passes the union grammar, so only the launcher's own check stops it.
+    let refused = [
+        Invocation::DnfInstall {
+            packages: vec![spec("hello.rpm", None)],
+            no_weak_deps: false,
+        },
+        Invocation::DnfInstall {
+            packages: vec![spec("hello", Some("1.0.rpm"))],
+            no_weak_deps: false,
+        },
+        Invocation::DnfDowngrade {
+            packages: vec![spec("hello", Some("1.0-1-1"))],
+        },
+        Invocation::DnfRemove {
+            names: vec![name("hello.RPM")],
+        },
+        Invocation::DnfUpgrade {
+            names: vec![name("x.rpm")],
+        },
+    ];
+    for (id, invocation) in (40u64..).zip(refused) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(
+                    why.contains("refusing a dnf argument"),
+                    "{invocation:?}: {why}"
+                )
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+    }
+    // Positive control: the same entry with a valid name reaches dnf.
+    launcher.send(&exec(
+        50,
+        Invocation::DnfInstall {
+            packages: vec![spec("hello", Some("1.0-1"))],
+            no_weak_deps: false,
+        },
+    ));
+    let out = launcher.finished(50).expect("dnf ran");
+    assert!(out.program.ends_with("/dnf"), "{out:?}");
+    assert_ne!(out.exit_code, Some(0), "{out:?}");
+}
+
+#[test]
+fn reads_beyond_the_concurrency_limit_queue_and_a_change_among_them_still_runs() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let mut launcher = Launcher::start(table, policy);
+    let reads = 3 * lpa_privhelper::launcher::MAX_CONCURRENT_EXECUTIONS as u64;
+    // A burst of reads far above the cap, with a package change in the middle: before issue 11 the reads
+    // over the cap (and the change) were refused with "more than 16 executions at once".
+    for id in 0..reads {
+        launcher.send(&exec(
+            100 + id,
+            Invocation::AptCachePolicy {
+                name: name("hello"),
+            },
+        ));
+        if id == reads / 2 {
+            launcher.send(&exec(
+                99,
+                Invocation::AptGetInstall {
+                    packages: vec![target("hello", None)],
+                    no_recommends: false,
+                    allow_downgrades: false,
+                    reinstall: false,
+                },
+            ));
+        }
+    }
+    let mut pending: std::collections::BTreeSet<u64> = (100..100 + reads).chain([99]).collect();
+    while !pending.is_empty() {
+        match launcher.next() {
+            Some(LauncherResponse::Finished { id, result }) => {
+                let out = result.unwrap_or_else(|e| panic!("execution {id} was refused: {e}"));
+                assert_eq!(out.exit_code, Some(0), "{id}: {out:?}");
+                assert!(pending.remove(&id), "answered twice: {id}");
+            }
+            Some(_) => continue,
+            None => panic!("the launcher closed the socketpair; still pending: {pending:?}"),
+        }
+    }
+    assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
+}
+
+#[test]
+fn apt_targets_naming_no_package_are_refused_by_the_launcher_even_in_the_exact_form() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (sandbox, table, policy) = sandbox(dir.path());
+    let before = dpkg_status(&sandbox);
+    let mut launcher = Launcher::start(table, policy);
+    let install = |t: AptTarget| Invocation::AptGetInstall {
+        packages: vec![t],
+        no_recommends: false,
+        allow_downgrades: false,
+        reinstall: false,
+    };
+    // Valid Debian names and versions a compromised broker could send: apt would widen `hell.:all` to
+    // hello (a regex), and `hello:all=9.9` names no version apt has.
+    for (id, invocation) in (60u64..).zip([
+        install(target("hell.", None)),
+        install(target("hell.", Some("1.0"))),
+        install(target("hello", Some("9.9"))),
+        Invocation::AptGetRemove {
+            names: vec![target("hell.", None)],
+            purge: true,
+        },
+    ]) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(
+                    why.contains("no package named exactly"),
+                    "{invocation:?}: {why}"
+                )
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+    }
+    assert_eq!(dpkg_status(&sandbox), before, "nothing ran");
+    // Positive control: the exact target of a real package passes the same check and installs.
+    launcher.send(&exec(70, install(target("hello", Some("1.0")))));
+    let out = launcher.finished(70).expect("apt-get ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(sandbox.installed_version("hello").as_deref(), Some("1.0"));
+}
+
+#[test]
+fn pacman_targets_naming_a_group_or_provide_are_refused_by_the_launcher_even_with_a_repository() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_apt, mut table, policy) = sandbox(dir.path());
+    let pacman = lpa_testkit::sandbox::pacman::PacmanSandbox::create(
+        &dir.path().join("pacman"),
+        Snapshot::V1,
+        &[],
+    )
+    .expect("pacman sandbox");
+    table.package_root = pacman.root().to_owned();
+    table.pacman.config_file = Some(pacman.config_path().to_owned());
+    let mut launcher = Launcher::start(table, policy);
+    let installed = || pacman.installed_version("demo-tool");
+    let install = |name: &str, version: Option<&str>| Invocation::PacmanInstall {
+        packages: vec![PacmanTarget {
+            repo: RepoName::new("demo").expect("valid"),
+            name: PackageName::new(name).expect("valid"),
+            version: version.map(|v| Version::new(v).expect("valid")),
+        }],
+        reinstall: false,
+    };
+    // The fixture demo-tool is in group demo-group and provides demo-virtual: pacman itself would install
+    // it for either name, with or without the `demo/` prefix.
+    for (id, invocation) in (80u64..).zip([
+        install("demo-group", None),
+        install("demo-virtual", None),
+        install("demo-tool", Some("9.9-1")),
+    ]) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => {
+                assert!(
+                    why.contains("no package named exactly"),
+                    "{invocation:?}: {why}"
+                )
+            }
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+        assert_eq!(installed(), None, "{invocation:?}");
+    }
+    // Positive control: the exact package at its listed version installs.
+    launcher.send(&exec(90, install("demo-tool", Some("1.0-1"))));
+    let out = launcher.finished(90).expect("pacman ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(installed().as_deref(), Some("1.0-1"));
 }

@@ -1,6 +1,7 @@
 //! Which package manager a host uses, and the name grammar each one imposes on top of [`PackageName`].
 
 mod apk;
+mod deb;
 mod dnf;
 mod pacman;
 
@@ -76,7 +77,8 @@ impl Backend {
     /// - apk: apk-tools' version grammar (see the `apk` module): no epoch, `-rN` release.
     /// - pacman: `[EPOCH:]PKGVER[-PKGREL]` (see the `pacman` module).
     /// - dnf/yum: `[EPOCH:]VERSION[-RELEASE]` (see the `dnf` module).
-    /// - every other backend: the union grammar of [`Version`] as is.
+    /// - apt: Debian's `[EPOCH:]UPSTREAM[-REVISION]` (see the `deb` module): never ends in `-`, which apt
+    ///   would read as "remove".
     pub fn check_version(self, version: &Version) -> Result<(), ValidationError> {
         let refuse = |rule| {
             Err(ValidationError::Backend {
@@ -89,7 +91,7 @@ impl Backend {
             Backend::Apk => apk::check_version(version.as_str()).or_else(refuse),
             Backend::Pacman => pacman::check_version(version.as_str()).or_else(refuse),
             Backend::Dnf | Backend::Yum => dnf::check_version(version.as_str()).or_else(refuse),
-            _ => Ok(()),
+            Backend::Apt => deb::check_version(version.as_str()).or_else(refuse),
         }
     }
 }

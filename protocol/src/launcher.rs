@@ -6,8 +6,42 @@
 //! literal `--`, then the values. That is DESIGN invariant 2 expressed in types.
 
 use crate::change::PackageSpec;
-use crate::names::{PackageName, ServiceName};
+use crate::names::{Architecture, PackageName, RepoName, ServiceName, Version};
 use serde::{Deserialize, Serialize};
+
+/// One package as apt must see it: a name the broker found in the dpkg database or in apt's own package
+/// lists, the architecture of that record, and optionally the exact version.
+///
+/// The launcher joins it as `NAME:ARCH` or `NAME:ARCH=VERSION`. apt treats an argument that names no
+/// package as a regular expression or glob, and a trailing `-`/`+` as remove/install; an exact name that
+/// exists is always taken literally (see `docs/backends/apt.md`). The architecture suffix means the
+/// argument never ends in a `-`/`+` of the name, and [`crate::Backend::check_version`] refuses versions
+/// ending in `-`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AptTarget {
+    /// The package, exactly as it is named in the database.
+    pub name: PackageName,
+    /// The record's architecture (`all` for architecture-independent packages).
+    pub arch: Architecture,
+    /// The exact version to select, or the candidate when `None`.
+    pub version: Option<Version>,
+}
+
+/// One package as pacman must see it: the repository whose sync database lists a package of exactly this
+/// name (found by the broker), the name, and optionally the exact version.
+///
+/// The launcher joins it as `REPO/NAME` or `REPO/NAME=VERSION`. pacman installs a group or a provider for
+/// a name that is no package, even with the `REPO/` prefix (see `docs/backends/pacman.md`); an exact name
+/// that exists is taken literally.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PacmanTarget {
+    /// The sync repository.
+    pub repo: RepoName,
+    /// The package, exactly as the repository names it.
+    pub name: PackageName,
+    /// The exact version (`[EPOCH:]PKGVER-PKGREL`), or whatever the repository has when `None`.
+    pub version: Option<Version>,
+}
 
 /// Identifies one execution on the socketpair, chosen by the broker.
 pub type ExecId = u64;
@@ -20,6 +54,12 @@ pub enum Invocation {
     AptSimulateDistUpgrade,
     /// `apt-cache show --no-all-versions -- NAME`: the candidate record of a package.
     AptCacheShow {
+        /// The package.
+        name: PackageName,
+    },
+    /// `apt-cache show -- NAME`: every version apt knows of a package. apt-cache widens an unknown name
+    /// like apt-get does; the broker keeps only the records whose `Package:` is exactly NAME.
+    AptCacheShowAll {
         /// The package.
         name: PackageName,
     },
@@ -40,11 +80,11 @@ pub enum Invocation {
     },
     /// `apt-get update`.
     AptGetUpdate,
-    /// `apt-get install --no-remove … -- NAME[=VERSION]…`; the launcher joins name and version itself.
+    /// `apt-get install --no-remove … -- NAME:ARCH[=VERSION]…`; the launcher joins the parts itself.
     AptGetInstall {
-        /// What to install (at least one).
+        /// What to install (at least one), resolved by the broker.
         #[serde(deserialize_with = "crate::list::deserialize")]
-        packages: Vec<PackageSpec>,
+        packages: Vec<AptTarget>,
         /// `--no-install-recommends`.
         no_recommends: bool,
         /// `--allow-downgrades`.
@@ -52,17 +92,17 @@ pub enum Invocation {
         /// `--reinstall`.
         reinstall: bool,
     },
-    /// `apt-get install --only-upgrade --no-remove … -- NAME…`: upgrades installed packages only.
+    /// `apt-get install --only-upgrade --no-remove … -- NAME:ARCH…`: upgrades installed packages only.
     AptGetOnlyUpgrade {
-        /// The packages (at least one).
+        /// The installed packages (at least one; versions are not used).
         #[serde(deserialize_with = "crate::list::deserialize")]
-        names: Vec<PackageName>,
+        names: Vec<AptTarget>,
     },
-    /// `apt-get remove` (or `purge`) `-- NAME…`.
+    /// `apt-get remove` (or `purge`) `-- NAME:ARCH…`.
     AptGetRemove {
-        /// The packages (at least one).
+        /// The installed packages (at least one; versions are not used).
         #[serde(deserialize_with = "crate::list::deserialize")]
-        names: Vec<PackageName>,
+        names: Vec<AptTarget>,
         /// `purge` instead of `remove`.
         purge: bool,
     },
@@ -137,12 +177,21 @@ pub enum Invocation {
         /// The package.
         name: PackageName,
     },
-    /// `pacman -Su [--needed] -- NAME[=VERSION]…` on the system's databases, never refreshed here: if they
+    /// `pacman -Dk` on the system's local database: whether every installed package's dependencies are
+    /// met (exit 1 with `error: missing 'X' dependency for 'Y'` when not).
+    PacmanCheckLocal,
+    /// `pacman -Si -- NAME` against the system's sync databases (the ones an install uses), never
+    /// refreshed here: which repository has a package of exactly this name, at which version.
+    PacmanSystemSyncInfo {
+        /// The package.
+        name: PackageName,
+    },
+    /// `pacman -Su [--needed] -- REPO/NAME[=VERSION]…` on the system's databases, never refreshed here: if they
     /// are ahead of the installed system, the pending upgrade completes with the install.
     PacmanInstall {
-        /// What to install (at least one).
+        /// What to install (at least one), resolved by the broker.
         #[serde(deserialize_with = "crate::list::deserialize")]
-        packages: Vec<PackageSpec>,
+        packages: Vec<PacmanTarget>,
         /// Reinstall packages already at the version (drops `--needed`).
         reinstall: bool,
     },
@@ -165,11 +214,20 @@ pub enum Invocation {
     // no entry lowers signature checking or lets dnf erase packages to resolve conflicts (`--allowerasing`).
     /// `rpm -qa --qf FORMAT` with an explicit `--dbpath`: every installed package, in the helper's format.
     RpmQueryInstalled,
+    /// `rpm -Va --nofiles --nodigest --nosignature --noscripts` with an explicit `--dbpath`: unmet
+    /// dependencies of installed packages (`Unsatisfied dependencies for …`), nothing else.
+    RpmVerifyDependencies,
     /// `dnf repoquery --upgrades --latest-limit=1 --qf FORMAT` from the cache: the newest upgrade of each
     /// installed package.
     DnfRepoqueryUpgrades,
     /// `dnf repoquery --available --latest-limit=1 --qf FORMAT -- NAME` from the cache: the candidate.
     DnfRepoqueryCandidate {
+        /// The package.
+        name: PackageName,
+    },
+    /// `dnf repoquery --available --qf FORMAT -- NAME` from the cache: every available version. dnf
+    /// widens NAME (name-version forms, provides); the broker keeps only records named exactly NAME.
+    DnfRepoqueryVersions {
         /// The package.
         name: PackageName,
     },
@@ -225,6 +283,7 @@ impl Invocation {
             Invocation::AptSimulateDistUpgrade => "apt_simulate_dist_upgrade",
             Invocation::AptCacheShow { .. } => "apt_cache_show",
             Invocation::AptCachePolicy { .. } => "apt_cache_policy",
+            Invocation::AptCacheShowAll { .. } => "apt_cache_show_all",
             Invocation::SystemctlShow { .. } => "systemctl_show",
             Invocation::RcServiceStatus { .. } => "rc_service_status",
             Invocation::AptGetUpdate => "apt_get_update",
@@ -247,12 +306,16 @@ impl Invocation {
             Invocation::PacmanRefresh => "pacman_refresh",
             Invocation::PacmanQueryUpgrades => "pacman_query_upgrades",
             Invocation::PacmanSyncInfo { .. } => "pacman_sync_info",
+            Invocation::PacmanSystemSyncInfo { .. } => "pacman_system_sync_info",
+            Invocation::PacmanCheckLocal => "pacman_check_local",
             Invocation::PacmanInstall { .. } => "pacman_install",
             Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
             Invocation::PacmanRemove { .. } => "pacman_remove",
             Invocation::RpmQueryInstalled => "rpm_query_installed",
+            Invocation::RpmVerifyDependencies => "rpm_verify_dependencies",
             Invocation::DnfRepoqueryUpgrades => "dnf_repoquery_upgrades",
             Invocation::DnfRepoqueryCandidate { .. } => "dnf_repoquery_candidate",
+            Invocation::DnfRepoqueryVersions { .. } => "dnf_repoquery_versions",
             Invocation::DnfUpdateinfoList => "dnf_updateinfo_list",
             Invocation::DnfUpdateinfoInfo => "dnf_updateinfo_info",
             Invocation::DnfMakecache => "dnf_makecache",

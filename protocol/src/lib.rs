@@ -26,6 +26,7 @@ mod list;
 mod message;
 mod names;
 mod operation;
+pub mod order;
 mod outcome;
 
 pub use change::{
@@ -33,7 +34,7 @@ pub use change::{
 };
 pub use grammar::Backend;
 pub use message::{ClientMessage, Hello, HelloAck, RequestId, ServerMessage};
-pub use names::{Glob, PackageName, ServiceName, ValidationError, Version};
+pub use names::{Architecture, Glob, PackageName, RepoName, ServiceName, ValidationError, Version};
 pub use operation::Operation;
 pub use outcome::{
     Advisory, ConfinementReport, ExecFailure, HelperError, HostInfo, LandlockState, OsRelease,
@@ -43,4 +44,4 @@ pub use outcome::{
 
 /// Version of the frontend ⇄ broker protocol. Both sides are built from the same tree, so any change to a
 /// wire type bumps this number and a mismatched pair refuses to talk instead of misinterpreting bytes.
-pub const PROTOCOL_VERSION: u32 = 5;
+pub const PROTOCOL_VERSION: u32 = 6;

@@ -76,7 +76,7 @@ mod tests {
     fn lists_round_trip_and_a_length_the_frame_cannot_back_is_refused() {
         let req = LauncherRequest::Exec {
             id: 7,
-            invocation: Invocation::AptGetOnlyUpgrade {
+            invocation: Invocation::DnfUpgrade {
                 names: vec![PackageName::new("hello").unwrap()],
             },
         };

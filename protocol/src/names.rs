@@ -162,6 +162,24 @@ validated_string!(
 );
 
 validated_string!(
+    /// A Debian architecture name as dpkg spells it (`amd64`, `arm64`, `all`, `hurd-i386`): lowercase letters,
+    /// digits and `-`, starting with a letter or digit. The launcher joins it to a name as apt's exact
+    /// `NAME:ARCH` form.
+    Architecture,
+    "architecture",
+    |c: char| c.is_ascii_lowercase() || c.is_ascii_digit(),
+    |c: char| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-'
+);
+
+validated_string!(
+    /// A pacman repository name as in `pacman.conf` (`core`, `extra`, `my-repo`): letters, digits, `.`,
+    /// `_` and `-`, starting with a letter or digit. The launcher joins it as pacman's `REPO/NAME`.
+    RepoName,
+    "repository name",
+    |c: char| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-')
+);
+
+validated_string!(
     /// An exclusion pattern over package names: the [`PackageName`] characters plus the wildcards `*` and
     /// `?`. It is only ever matched by our own code, never handed to a package manager, and may start with a
     /// wildcard (`*` alone excludes everything).

@@ -304,6 +304,13 @@ pub enum HelperError {
     /// A command from the table failed.
     #[error("{0}")]
     Exec(ExecFailure),
+    /// The package database is inconsistent (e.g. an unmet dependency left by a failed install), so the
+    /// package manager refuses to plan anything until it is repaired. `message` names what is broken.
+    #[error("the package system needs repair: {message}")]
+    NeedsRepair {
+        /// What the package manager reports as broken.
+        message: String,
+    },
     /// The operation is not available on this backend.
     #[error("{operation} is not supported by the {backend} backend")]
     Unsupported {

@@ -20,10 +20,10 @@
 //! meanwhile is inside the slack.
 
 use lpa_protocol::frame::{self, MAX_REQUEST_FRAME, MAX_RESPONSE_FRAME};
-use lpa_protocol::launcher::{Invocation, LauncherRequest, LauncherResponse};
+use lpa_protocol::launcher::{AptTarget, Invocation, LauncherRequest, LauncherResponse};
 use lpa_protocol::{
-    ClientMessage, Glob, Hello, InstallOptions, Operation, PackageName, PackageSpec, ServerMessage,
-    Version,
+    Architecture, ClientMessage, Glob, Hello, InstallOptions, Operation, PackageName, PackageSpec,
+    ServerMessage, Version,
 };
 use proptest::prelude::*;
 use serde::de::DeserializeOwned;
@@ -64,6 +64,14 @@ fn name(s: &str) -> PackageName {
     PackageName::new(s).expect("valid")
 }
 
+fn apt(n: &str, v: Option<&str>) -> AptTarget {
+    AptTarget {
+        name: name(n),
+        arch: Architecture::new("all").expect("valid"),
+        version: v.map(|v| Version::new(v).expect("valid")),
+    }
+}
+
 fn spec(n: &str, v: Option<&str>) -> PackageSpec {
     PackageSpec {
         name: name(n),
@@ -98,7 +106,7 @@ fn launcher_requests() -> Vec<LauncherRequest> {
         LauncherRequest::Exec {
             id: 1,
             invocation: Invocation::AptGetInstall {
-                packages: vec![spec("hello", Some("1.0")), spec("demo-lib", None)],
+                packages: vec![apt("hello", Some("1.0")), apt("demo-lib", None)],
                 no_recommends: true,
                 allow_downgrades: false,
                 reinstall: false,
@@ -241,7 +249,7 @@ fn a_request_frame_full_of_the_smallest_names_costs_a_small_multiple_of_its_size
     // As many one-letter names as fit in one broker → launcher frame (each is 9 bytes: length + letter).
     let request = |names: Vec<PackageName>| LauncherRequest::Exec {
         id: 1,
-        invocation: Invocation::AptGetOnlyUpgrade { names },
+        invocation: Invocation::DnfUpgrade { names },
     };
     let empty = frame::encode(&request(Vec::new()), MAX_REQUEST_FRAME).expect("fits");
     let count = (MAX_REQUEST_FRAME - empty.len()) / 9;

@@ -90,9 +90,15 @@ proptest! {
     }
 
     #[test]
-    fn other_backends_keep_the_union_version_grammar(v in "[0-9][0-9a-z.+~:_^-]{0,20}") {
-        if let Ok(v) = Version::new(v) {
-            prop_assert!(Backend::Apt.check_version(&v).is_ok());
+    fn apt_versions_never_end_in_a_modifier_or_use_non_debian_characters(v in "[0-9][0-9a-z.+~:_^-]{0,20}") {
+        // apt now has its own (Debian policy) version grammar: a pin joined as `NAME:ARCH=VERSION` must
+        // never end in `-` (apt's "remove" modifier), and `_`/`^` are not Debian version characters.
+        if let Ok(v) = Version::new(v)
+            && Backend::Apt.check_version(&v).is_ok()
+        {
+            let s = v.as_str();
+            prop_assert!(!s.ends_with('-'), "{:?}", s);
+            prop_assert!(!s.contains(['_', '^']), "{:?}", s);
         }
     }
 }

@@ -105,8 +105,17 @@ async fn a_held_lock_delays_jobs_and_reads(
         .into_iter()
         .filter(|l| l.contains("waiting up to 60 s for the package manager's lock"))
         .collect();
-    assert_eq!(waited.len(), 1, "said once: {job}");
+    // Said once per holder, not at every retry. dnf now takes its lock twice per install (the exact-name
+    // lookup, then the install: issue 11), so the test's own concurrent read may be met as a second,
+    // different holder in between; it is then named once too.
+    assert!(!waited.is_empty(), "said: {job}");
     assert!(waited[0].contains(&named), "{} names {named}", waited[0]);
+    let distinct: std::collections::BTreeSet<&String> = waited.iter().collect();
+    assert_eq!(distinct.len(), waited.len(), "said once per holder: {job}");
+    assert!(
+        waited.len() <= 2,
+        "the holder and at most the test's own read: {job}"
+    );
 }
 
 /// The lock stays held past a 2-second lock timeout: the job fails with `LOCK_TIMEOUT` naming the holder,

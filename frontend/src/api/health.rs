@@ -54,6 +54,23 @@ pub async fn health(state: &AppState) -> Value {
         }
     };
     let now = OffsetDateTime::now_utc();
+    // A database that needs repair (an unmet dependency) is named here: the package manager cannot
+    // compute updates until an administrator fixes it. The upgradable list is cached by the broker while
+    // the package state is unchanged, so this costs a round trip on a healthy host.
+    let (package_manager, repair_ok) = if helper_ok {
+        match state
+            .helper
+            .call_within(Operation::ListUpgradable, HELPER_PING_TIMEOUT)
+            .await
+        {
+            Err(crate::helper_client::HelperClientError::Helper(
+                lpa_protocol::HelperError::NeedsRepair { message },
+            )) => (format!("{package_manager}: {message}"), false),
+            _ => (package_manager, true),
+        }
+    } else {
+        (package_manager, true)
+    };
     let (certificates, cert_ok) = certificate_check(
         state
             .reload
@@ -87,6 +104,7 @@ pub async fn health(state: &AppState) -> Value {
         .all(|c| c.as_ref().is_none_or(|c| !c.is_degraded()));
     let status = if config == "ok"
         && helper_ok
+        && repair_ok
         && cert_ok
         && cache_ok
         && job_queue == "ok"

@@ -118,6 +118,13 @@ pub enum ApiError {
         /// Program, exit code and stderr tail, when a command failed.
         details: Option<Value>,
     },
+    /// 409 `SYSTEM_NEEDS_REPAIR`: the package database is inconsistent (an unmet dependency), so the
+    /// package manager cannot plan anything until an administrator repairs it.
+    #[error("{message}")]
+    NeedsRepair {
+        /// What is broken.
+        message: String,
+    },
     /// 500 `INTERNAL_ERROR`.
     #[error("{message}")]
     Internal {
@@ -180,9 +187,9 @@ impl ApiError {
             | ApiError::ServiceNotFound { .. }
             | ApiError::JobNotFound { .. } => StatusCode::NOT_FOUND,
             ApiError::QueueFull { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::JobNotCancellable { .. } | ApiError::RebootBlocked { .. } => {
-                StatusCode::CONFLICT
-            }
+            ApiError::JobNotCancellable { .. }
+            | ApiError::RebootBlocked { .. }
+            | ApiError::NeedsRepair { .. } => StatusCode::CONFLICT,
             ApiError::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
@@ -214,6 +221,7 @@ impl ApiError {
             ApiError::HelperUnavailable { .. } => "HELPER_UNAVAILABLE",
             ApiError::ServiceUnhealthy { .. } => "SERVICE_UNHEALTHY",
             ApiError::PackageManager { .. } => "PKG_MANAGER_ERROR",
+            ApiError::NeedsRepair { .. } => "SYSTEM_NEEDS_REPAIR",
             ApiError::Internal { .. } => "INTERNAL_ERROR",
             ApiError::InvalidJobId { .. } => "INVALID_JOB_ID",
             ApiError::JobNotFound { .. } => "JOB_NOT_FOUND",
@@ -322,6 +330,12 @@ impl From<HelperError> for ApiError {
             HelperError::Database { message } => ApiError::PackageManager {
                 message: format!("package database unreadable: {}", helper_text(&message)),
                 details: None,
+            },
+            HelperError::NeedsRepair { message } => ApiError::NeedsRepair {
+                message: format!(
+                    "the package system needs repair before updates can be computed: {}",
+                    helper_text(&message)
+                ),
             },
             HelperError::Exec(failure) => ApiError::PackageManager {
                 message: format!(

@@ -377,6 +377,8 @@ fn error_code(e: &HelperError) -> &'static str {
     match e {
         HelperError::PackageNotFound { .. } => "PKG_NOT_FOUND",
         HelperError::Exec(_) | HelperError::Database { .. } => "PKG_MANAGER_ERROR",
+        // An unmet dependency in the database: the change was refused before anything ran.
+        HelperError::NeedsRepair { .. } => "DEPENDENCY_CONFLICT",
         HelperError::Change(f) => f.kind.code(),
         _ => "UNKNOWN_ERROR",
     }

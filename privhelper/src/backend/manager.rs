@@ -97,6 +97,14 @@ pub trait PackageManager: Send + Sync {
     /// The command-table entry that performs `change`.
     fn plan(&self, change: Change) -> Result<Invocation, HelperError>;
 
+    /// Like [`Self::plan`], after resolving every requested name to the exact identity of a package the
+    /// package manager knows (issue 11: a package manager would otherwise widen an unknown name to a
+    /// regex, glob, provide or group match). A name without such a package is `PackageNotFound` and
+    /// nothing runs. The broker always plans through this; the default is [`Self::plan`] unchanged.
+    fn plan_exact(&self, change: Change) -> BoxFuture<'_, Result<Invocation, HelperError>> {
+        Box::pin(std::future::ready(self.plan(change)))
+    }
+
     /// Whether updating one package to its candidate must be planned as a selective upgrade
     /// ([`Change::UpgradeSome`], with the fresh upgradable list) rather than as [`Change::Update`]: true
     /// for pacman, whose only way to upgrade a package from freshly synced repositories is a full upgrade

@@ -12,6 +12,7 @@
 //! Lifetime: the launcher exits non-zero when the broker dies or sends a frame it cannot decode (a broker
 //! that speaks garbage is compromised or broken); on SIGTERM/SIGINT it stops the broker and exits 0.
 
+pub mod exact_guard;
 pub mod running;
 pub mod spawn;
 pub mod status_pipe;
@@ -26,12 +27,17 @@ use running::{CANCEL_GRACE, Running};
 use spawn::SpawnPolicy;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex, mpsc};
+use std::sync::{Arc, Condvar, Mutex, mpsc};
 use std::time::Duration;
 use table::{ExecClass, Table};
 
-/// Executions allowed at the same time; more are refused rather than queued without bound.
+/// Reading executions allowed at the same time; more wait for a slot (up to [`MAX_QUEUED_READS`]).
+/// Package-changing and reboot entries never wait for a read slot: the broker runs one change at a
+/// time, and reads must never delay or refuse a package job (issue 11).
 pub const MAX_CONCURRENT_EXECUTIONS: usize = 16;
+
+/// Reads waiting for a slot at most; beyond that a read is refused rather than queued without bound.
+pub const MAX_QUEUED_READS: usize = 256;
 
 /// How long the broker gets to exit after SIGTERM before it is killed.
 const BROKER_STOP_GRACE: Duration = Duration::from_secs(2);
@@ -106,6 +112,7 @@ pub fn serve(sock: UnixStream, broker: Pid, table: Table, policy: SpawnPolicy) -
         table,
         policy,
         count: AtomicUsize::new(0),
+        slots: (Mutex::new(0), Condvar::new()),
         running: Running::new(CANCEL_GRACE),
     });
     std::thread::spawn(move || {
@@ -147,10 +154,31 @@ fn stop_broker(broker: Pid, rx: &mpsc::Receiver<Event>) {
 struct Context {
     table: Table,
     policy: SpawnPolicy,
-    /// Executions in flight, for the concurrency cap.
+    /// Reads running or waiting for a slot, for the queue bound.
     count: AtomicUsize,
+    /// Reads running, under the concurrency cap; a finished read wakes one waiting read.
+    slots: (Mutex<usize>, Condvar),
     /// Executions in flight, for cancellation.
     running: Arc<Running>,
+}
+
+impl Context {
+    /// Waits until fewer than [`MAX_CONCURRENT_EXECUTIONS`] reads run, then counts this one.
+    fn take_read_slot(&self) {
+        let (lock, freed) = &self.slots;
+        let mut running = lock.lock().unwrap_or_else(|p| p.into_inner());
+        while *running >= MAX_CONCURRENT_EXECUTIONS {
+            running = freed.wait(running).unwrap_or_else(|p| p.into_inner());
+        }
+        *running += 1;
+    }
+
+    fn give_back_read_slot(&self) {
+        let (lock, freed) = &self.slots;
+        let mut running = lock.lock().unwrap_or_else(|p| p.into_inner());
+        *running = running.saturating_sub(1);
+        freed.notify_one();
+    }
 }
 
 /// Reads requests until the socketpair closes or a frame fails to decode; returns why it stopped.
@@ -178,10 +206,15 @@ fn read_requests(
             _ => return "unknown request kind from the broker".into(),
         };
         let (writer, ctx) = (writer.clone(), ctx.clone());
-        if ctx.count.fetch_add(1, Ordering::SeqCst) >= MAX_CONCURRENT_EXECUTIONS {
+        let is_read = table::class_of(&invocation) == ExecClass::Read;
+        if is_read
+            && ctx.count.fetch_add(1, Ordering::SeqCst)
+                >= MAX_CONCURRENT_EXECUTIONS + MAX_QUEUED_READS
+        {
             ctx.count.fetch_sub(1, Ordering::SeqCst);
             let result = Err(LaunchError::NotAvailable(format!(
-                "more than {MAX_CONCURRENT_EXECUTIONS} executions at once"
+                "more than {} reads running or waiting",
+                MAX_CONCURRENT_EXECUTIONS + MAX_QUEUED_READS
             )));
             respond(&writer, LauncherResponse::Finished { id, result });
             continue;
@@ -189,6 +222,9 @@ fn read_requests(
         // Registered before the thread starts, so a Cancel that follows at once is not lost.
         ctx.running.register(id);
         std::thread::spawn(move || {
+            if is_read {
+                ctx.take_read_slot();
+            }
             let kind = invocation.kind();
             let class = table::class_of(&invocation);
             let timeout = match class {
@@ -202,13 +238,15 @@ fn read_requests(
                 }) as spawn::StatusSink;
                 (sink, channel)
             });
-            let result = spawn::run_with(
-                |fd| table::command_line(&invocation, &ctx.table, fd),
-                &ctx.policy,
-                timeout,
-                status,
-                |pgid| ctx.running.started(id, pgid),
-            );
+            let result = exact_guard::check(&invocation, &ctx.table, &ctx.policy).and_then(|()| {
+                spawn::run_with(
+                    |fd| table::command_line(&invocation, &ctx.table, fd),
+                    &ctx.policy,
+                    timeout,
+                    status,
+                    |pgid| ctx.running.started(id, pgid),
+                )
+            });
             let cancelled = ctx.running.was_cancelled(id);
             ctx.running.finished(id);
             match &result {
@@ -217,7 +255,10 @@ fn read_requests(
                 }
                 Err(e) => tracing::warn!(id, kind, error = %e, "not executed"),
             }
-            ctx.count.fetch_sub(1, Ordering::SeqCst);
+            if is_read {
+                ctx.give_back_read_slot();
+                ctx.count.fetch_sub(1, Ordering::SeqCst);
+            }
             respond(&writer, LauncherResponse::Finished { id, result });
         });
     }

@@ -278,6 +278,7 @@ pub fn command_line(
         Invocation::AptCachePolicy { name } => {
             (Program::AptCache, &["policy"], vec![name.as_str()])
         }
+        Invocation::AptCacheShowAll { name } => (Program::AptCache, &["show"], vec![name.as_str()]),
         Invocation::SystemctlShow { name } => (
             Program::Systemctl,
             &["show", SYSTEMCTL_PROPERTIES],
@@ -384,7 +385,8 @@ mod tests {
         vec![
             Invocation::AptSimulateDistUpgrade,
             Invocation::AptCacheShow { name: pkg.clone() },
-            Invocation::AptCachePolicy { name: pkg },
+            Invocation::AptCachePolicy { name: pkg.clone() },
+            Invocation::AptCacheShowAll { name: pkg },
             Invocation::SystemctlShow { name: svc.clone() },
             Invocation::RcServiceStatus { name: svc },
         ]
@@ -397,9 +399,9 @@ mod tests {
             assert!(cl.program.is_absolute(), "{inv:?}: {cl:?}");
             let value = match &inv {
                 Invocation::AptSimulateDistUpgrade => None,
-                Invocation::AptCacheShow { name } | Invocation::AptCachePolicy { name } => {
-                    Some(name.as_str().to_owned())
-                }
+                Invocation::AptCacheShow { name }
+                | Invocation::AptCachePolicy { name }
+                | Invocation::AptCacheShowAll { name } => Some(name.as_str().to_owned()),
                 Invocation::SystemctlShow { name } | Invocation::RcServiceStatus { name } => {
                     Some(name.as_str().to_owned())
                 }

@@ -7,10 +7,9 @@
 
 use super::glob::Glob;
 use super::model::{self, PackageObject};
-use super::version;
 use crate::http::ApiError;
 use crate::http::query::Query;
-use lpa_protocol::{PackageRecord, UpgradablePackage};
+use lpa_protocol::{Backend, PackageRecord, UpgradablePackage};
 use std::cmp::Ordering;
 use std::collections::HashMap;
 
@@ -37,7 +36,7 @@ pub enum StatusFilter {
 pub enum SortKey {
     /// By name.
     Name,
-    /// By version (dpkg ordering), then name.
+    /// By version (the host's own package manager's ordering), then name.
     Version,
     /// By installed size (unknown sizes first in ascending order), then name.
     Size,
@@ -125,6 +124,7 @@ pub fn merge(installed: &[PackageRecord], upgradable: &[UpgradablePackage]) -> V
 pub fn select<'a>(
     packages: &'a [PackageObject],
     params: &ListParams,
+    backend: Backend,
 ) -> (Vec<&'a PackageObject>, u64) {
     let mut selected: Vec<&PackageObject> = packages
         .iter()
@@ -139,7 +139,7 @@ pub fn select<'a>(
     selected.sort_by(|a, b| {
         let primary = match params.sort {
             SortKey::Name => Ordering::Equal,
-            SortKey::Version => version::compare(&a.version, &b.version),
+            SortKey::Version => backend.compare_versions(&a.version, &b.version),
             SortKey::Size => a.size_bytes.cmp(&b.size_bytes),
         };
         let ord = primary

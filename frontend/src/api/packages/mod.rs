@@ -2,21 +2,20 @@
 //!
 //! - [`mod@list`]: parameters, merge of installed and upgradable, filter, sort, page.
 //! - [`model`]: the package object.
-//! - [`glob`]: the `name` filter. [`version`]: version ordering.
+//! - [`glob`]: the `name` filter. Version ordering is the backend's own (`lpa_protocol::order`).
 //! - [`change`]: the install, update and remove jobs.
 
 pub mod change;
 pub mod glob;
 pub mod list;
 pub mod model;
-pub mod version;
 
 use super::system::unexpected;
-use crate::helper_client::HelperClient;
+use crate::helper_client::{HelperClient, HelperClientError};
 use crate::http::query::Query;
 use crate::http::{ApiError, AppState};
 use list::ListParams;
-use lpa_protocol::{Operation, Outcome, PackageName};
+use lpa_protocol::{HelperError, Operation, Outcome, PackageName};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
@@ -58,11 +57,17 @@ impl PackageCache {
             Outcome::Installed(list) => list,
             other => return Err(unexpected("installed list", &other)),
         };
-        let upgradable = match upgradable? {
-            Outcome::Upgradable(list) => list,
-            other => return Err(unexpected("upgradable list", &other)),
+        let list = match upgradable {
+            Ok(Outcome::Upgradable(upgradable)) => Arc::new(list::merge(&installed, &upgradable)),
+            // A database that needs repair still lists from the database: what is installed is known,
+            // whether anything is upgradable is not (`null`), and `/health` says why.
+            Err(HelperClientError::Helper(HelperError::NeedsRepair { message })) => {
+                tracing::warn!("listing packages without updates: {message}");
+                Arc::new(installed.iter().map(model::installed_unknown).collect())
+            }
+            Ok(other) => return Err(unexpected("upgradable list", &other)),
+            Err(e) => return Err(e.into()),
         };
-        let list = Arc::new(list::merge(&installed, &upgradable));
         *entry = Some((stamp, list.clone()));
         Ok(list)
     }
@@ -81,7 +86,8 @@ struct PackageListData<'a> {
 pub async fn list(state: &AppState, query: &Query) -> Result<crate::api::Data, ApiError> {
     let params = ListParams::parse(query)?;
     let all = state.packages.current(&state.helper).await?;
-    let (page, total) = list::select(&all, &params);
+    let backend = state.helper.backend().await?;
+    let (page, total) = list::select(&all, &params, backend);
     crate::api::data(&PackageListData {
         packages: &page,
         total,
@@ -105,7 +111,7 @@ pub async fn detail(state: &AppState, name: PackageName) -> Result<Value, ApiErr
         })?;
     let requested = name.as_str().to_owned();
     match state.helper.call(Operation::PackageDetail { name }).await? {
-        Outcome::PackageDetail(d) => match model::detail(&d) {
+        Outcome::PackageDetail(d) => match model::detail(&d, backend) {
             Some(object) => serde_json::to_value(object).map_err(|e| ApiError::Internal {
                 message: format!("cannot serialise package: {e}"),
             }),

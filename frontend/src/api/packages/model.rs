@@ -4,9 +4,8 @@
 //! `available` (not installed, a repository offers it). `available_version` is the newer candidate's
 //! version for `upgradable`, the offered version for `available`, and `null` for `installed`.
 
-use super::version;
 use crate::http::envelope;
-use lpa_protocol::{PackageDetail, PackageRecord, UpgradablePackage};
+use lpa_protocol::{Backend, PackageDetail, PackageRecord, UpgradablePackage};
 use serde::Serialize;
 use std::cmp::Ordering;
 
@@ -21,8 +20,8 @@ pub struct PackageObject {
     pub architecture: String,
     /// `installed`, `upgradable` or `available`.
     pub status: &'static str,
-    /// True for `upgradable`.
-    pub upgradable: bool,
+    /// True for `upgradable`; `null` when the package manager cannot tell (a database that needs repair).
+    pub upgradable: Option<bool>,
     /// The candidate version, see the module docs.
     pub available_version: Option<String>,
     /// One-line summary.
@@ -69,7 +68,7 @@ pub fn installed(record: &PackageRecord, upgrade: Option<&UpgradablePackage>) ->
         } else {
             "installed"
         },
-        upgradable: upgrade.is_some(),
+        upgradable: Some(upgrade.is_some()),
         available_version: upgrade.map(|u| u.available_version.clone()),
         description: record.description.clone(),
         size_bytes: record.size_bytes,
@@ -80,6 +79,16 @@ pub fn installed(record: &PackageRecord, upgrade: Option<&UpgradablePackage>) ->
             .and_then(|u| joined_sources(&u.sources))
             .or_else(|| record.source.clone()),
         held: record.held,
+    }
+}
+
+/// An installed package whose upgrade state is unknown: the package manager cannot compute updates
+/// (its database needs repair), so `upgradable` and `available_version` are `null`.
+pub fn installed_unknown(r: &PackageRecord) -> PackageObject {
+    PackageObject {
+        upgradable: None,
+        available_version: None,
+        ..installed(r, None)
     }
 }
 
@@ -95,7 +104,7 @@ pub fn from_upgrade(u: &UpgradablePackage) -> PackageObject {
             .unwrap_or_else(|| u.available_version.clone()),
         architecture: u.architecture.clone().unwrap_or_default(),
         status: if installed { "upgradable" } else { "available" },
-        upgradable: installed,
+        upgradable: Some(installed),
         available_version: Some(u.available_version.clone()),
         description: String::new(),
         size_bytes: None,
@@ -112,10 +121,12 @@ fn joined_sources(sources: &[String]) -> Option<String> {
 }
 
 /// The detail object, or `None` when the package is neither installed nor available.
-pub fn detail(d: &PackageDetail) -> Option<PackageDetailObject> {
+/// `backend`'s own version order decides whether the candidate is newer (pacman ranks `1.0~rc1` after
+/// `1.0`, dpkg and rpm before).
+pub fn detail(d: &PackageDetail, backend: Backend) -> Option<PackageDetailObject> {
     let primary = d.installed.as_ref().or(d.candidate.as_ref())?;
     let newer = match (&d.installed, &d.candidate) {
-        (Some(i), Some(c)) => version::compare(&c.version, &i.version) == Ordering::Greater,
+        (Some(i), Some(c)) => backend.compare_versions(&c.version, &i.version) == Ordering::Greater,
         _ => false,
     };
     let status = match (&d.installed, newer) {
@@ -145,7 +156,7 @@ pub fn detail(d: &PackageDetail) -> Option<PackageDetailObject> {
             version: primary.version.clone(),
             architecture: primary.architecture.clone(),
             status,
-            upgradable: status == "upgradable",
+            upgradable: Some(status == "upgradable"),
             available_version,
             description: primary.description.clone(),
             size_bytes: primary.size_bytes,
@@ -185,9 +196,9 @@ mod tests {
             installed: Some(record("demo", "1.0")),
             candidate: Some(candidate),
         };
-        let o = detail(&d).unwrap();
+        let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "upgradable");
-        assert!(o.package.upgradable);
+        assert_eq!(o.package.upgradable, Some(true));
         assert_eq!(o.package.version, "1.0");
         assert_eq!(o.package.available_version.as_deref(), Some("1.1"));
         assert_eq!(o.package.source.as_deref(), Some("bookworm-security"));
@@ -204,7 +215,7 @@ mod tests {
             installed: Some(record("demo", "1.1")),
             candidate: Some(record("demo", "1.1")),
         };
-        let o = detail(&d).unwrap();
+        let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "installed");
         assert_eq!(o.package.available_version, None);
     }
@@ -215,19 +226,51 @@ mod tests {
             installed: None,
             candidate: Some(record("demo", "2.0")),
         };
-        let o = detail(&d).unwrap();
+        let o = detail(&d, Backend::Apt).unwrap();
         assert_eq!(o.package.status, "available");
-        assert!(!o.package.upgradable);
+        assert_eq!(o.package.upgradable, Some(false));
         assert_eq!(o.package.version, "2.0");
         assert_eq!(o.package.available_version.as_deref(), Some("2.0"));
         assert_eq!(o.package.installed_at, None);
         assert!(
-            detail(&PackageDetail {
-                installed: None,
-                candidate: None
-            })
+            detail(
+                &PackageDetail {
+                    installed: None,
+                    candidate: None
+                },
+                Backend::Apt
+            )
             .is_none()
         );
+    }
+
+    #[test]
+    fn whether_a_candidate_is_newer_follows_the_hosts_own_version_order() {
+        // Installed 1.0~rc1, candidate 1.0: newer for dpkg and rpm, older for pacman (alpm has no `~`
+        // rule), so only pacman says "installed".
+        let d = PackageDetail {
+            installed: Some(PackageRecord {
+                name: "x".into(),
+                version: "1.0~rc1-1".into(),
+                ..PackageRecord::default()
+            }),
+            candidate: Some(PackageRecord {
+                name: "x".into(),
+                version: "1.0-1".into(),
+                ..PackageRecord::default()
+            }),
+        };
+        for (backend, status) in [
+            (Backend::Apt, "upgradable"),
+            (Backend::Dnf, "upgradable"),
+            (Backend::Pacman, "installed"),
+        ] {
+            assert_eq!(
+                detail(&d, backend).unwrap().package.status,
+                status,
+                "{backend}"
+            );
+        }
     }
 
     #[test]
@@ -236,7 +279,7 @@ mod tests {
             installed: Some(record("demo", "1.0")),
             candidate: None,
         };
-        let v = serde_json::to_value(detail(&d).unwrap()).unwrap();
+        let v = serde_json::to_value(detail(&d, Backend::Apt).unwrap()).unwrap();
         for key in [
             "name",
             "version",

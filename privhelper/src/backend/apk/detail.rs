@@ -2,8 +2,8 @@
 //! the fields apk prints for it (`apk info -a`). Both read `LC_ALL=C` output, identical in apk-tools
 //! 2.14.9 and 3.0.6 on the recorded sessions.
 
-use super::version::compare;
 use lpa_protocol::PackageRecord;
+use lpa_protocol::order::apk::compare;
 use std::cmp::Ordering;
 
 /// Where apk says an installed package is recorded, as printed by `apk policy`.

@@ -9,7 +9,7 @@
 //! - [`pkginfo`]: a package's `.PKGINFO`;
 //! - [`upgradable`]: `apk list --upgradable` and `apk version -l '<'`;
 //! - [`detail`]: `apk policy` and `apk info -a` (the candidate and its fields);
-//! - [`version`]: apk's version ordering (upgrade or downgrade, newest candidate);
+//! - apk's version ordering (upgrade or downgrade, newest candidate) is `lpa_protocol::order::apk`;
 //! - [`plan`]: which command-table entry performs a change, refusing silent downgrades;
 //! - [`progress`]: job events from apk's stdout during a change; [`classify`]: why a change failed;
 //! - [`manager`]: all of the above as the broker's [`crate::backend::PackageManager`], with the file
@@ -32,5 +32,4 @@ pub mod stamp;
 #[path = "test_transcript.rs"]
 mod transcript;
 pub mod upgradable;
-pub mod version;
 pub mod world;

@@ -3,6 +3,7 @@
 //! `apt-get` with progress from its Status-Fd.
 
 use super::classify::classify;
+use super::exact::Lookup;
 use super::simulate::{self, Stamps, UpgradableCache};
 use super::status_fd::ProgressTracker;
 use super::{policy, show};
@@ -25,6 +26,45 @@ pub struct AptManager {
     launcher: LauncherClient,
     dpkg: Arc<DpkgDb>,
     upgradable: UpgradableCache,
+    candidates: CandidateCache,
+}
+
+/// Most names whose candidate is remembered per package state.
+const CANDIDATE_CACHE_NAMES: usize = 1024;
+
+/// Candidate record (or none) per package name.
+type CandidateMap = std::collections::HashMap<String, Option<PackageRecord>>;
+
+/// The candidate records `GET /packages/{name}` found, valid while the package state ([`Stamps`]: the dpkg
+/// database, apt's lists and configuration) is unchanged, so a read of a name already looked up runs no
+/// root `apt-cache` process (issue 11). Bounded: when full, the next state change or a new name starts a
+/// fresh map.
+#[derive(Default)]
+struct CandidateCache {
+    entry: std::sync::Mutex<Option<(Stamps, CandidateMap)>>,
+}
+
+impl CandidateCache {
+    fn get(&self, stamps: Stamps, name: &str) -> Option<Option<PackageRecord>> {
+        let entry = self.entry.lock().unwrap_or_else(|p| p.into_inner());
+        entry
+            .as_ref()
+            .filter(|(s, _)| *s == stamps)
+            .and_then(|(_, map)| map.get(name).cloned())
+    }
+
+    fn put(&self, stamps: Stamps, name: &str, candidate: Option<PackageRecord>) {
+        let mut entry = self.entry.lock().unwrap_or_else(|p| p.into_inner());
+        let fresh = entry
+            .as_ref()
+            .is_none_or(|(s, map)| *s != stamps || map.len() >= CANDIDATE_CACHE_NAMES);
+        if fresh {
+            *entry = Some((stamps, std::collections::HashMap::new()));
+        }
+        if let Some((_, map)) = entry.as_mut() {
+            map.insert(name.to_owned(), candidate);
+        }
+    }
 }
 
 impl AptManager {
@@ -35,7 +75,39 @@ impl AptManager {
             launcher,
             dpkg: Arc::new(DpkgDb::new(root)),
             upgradable: UpgradableCache::default(),
+            candidates: CandidateCache::default(),
         }
+    }
+
+    /// The records of `names`: from the dpkg database, and with `available` also from apt's cache
+    /// (`apt-cache show -- NAME` for each, exact `Package:` matches only).
+    async fn lookup<'n>(
+        &self,
+        names: impl IntoIterator<Item = &'n PackageName>,
+        available: bool,
+    ) -> Result<Lookup, HelperError> {
+        let names: Vec<PackageName> = names.into_iter().cloned().collect();
+        let root = self.root.clone();
+        let strs: Vec<String> = names.iter().map(|n| n.as_str().to_owned()).collect();
+        let mut found = blocking(move || {
+            let refs: Vec<&str> = strs.iter().map(String::as_str).collect();
+            Lookup::installed(&root, &refs)
+        })
+        .await?;
+        if available {
+            for name in names {
+                let out = self
+                    .launcher
+                    .exec(Invocation::AptCacheShowAll { name: name.clone() })
+                    .await?;
+                match show::parse_show(&out) {
+                    show::ShowResult::Found(_) => found.add_shown(name.as_str(), &out.stdout),
+                    show::ShowResult::NotFound => {}
+                    show::ShowResult::Failed => return Err(exec_error(&out)),
+                }
+            }
+        }
+        Ok(found)
     }
 
     async fn simulate(&self) -> Result<Vec<UpgradablePackage>, HelperError> {
@@ -44,6 +116,9 @@ impl AptManager {
             .exec(Invocation::AptSimulateDistUpgrade)
             .await?;
         if out.exit_code != Some(0) {
+            if let Some(message) = simulate::unmet_dependencies(&out.stdout, &out.stderr) {
+                return Err(HelperError::NeedsRepair { message });
+            }
             return Err(exec_error(&out));
         }
         Ok(simulate::parse_simulation(&out.stdout))
@@ -87,12 +162,23 @@ impl PackageManager for AptManager {
                 .iter()
                 .find(|p| p.name == name.as_str())
                 .cloned();
+            // Taken before the reads: a change meanwhile makes the next read look again, never keeps a
+            // stale record under a current stamp.
+            let stamps = Stamps::of(&self.root);
+            if let Some(candidate) = self.candidates.get(stamps, name.as_str()) {
+                return Ok(PackageDetail {
+                    installed,
+                    candidate,
+                });
+            }
             let shown = self
                 .launcher
                 .exec(Invocation::AptCacheShow { name: name.clone() })
                 .await?;
             let mut candidate = match show::parse_show(&shown) {
-                show::ShowResult::Found(r) => Some(*r),
+                // apt-cache widens an unknown name (`hell.` shows `hello`): only an exact record counts.
+                show::ShowResult::Found(r) if r.name == name.as_str() => Some(*r),
+                show::ShowResult::Found(_) => None,
                 show::ShowResult::NotFound => None,
                 show::ShowResult::Failed => return Err(exec_error(&shown)),
             };
@@ -106,6 +192,8 @@ impl PackageManager for AptManager {
                     c.source = p.candidate_sources.first().cloned();
                 }
             }
+            self.candidates
+                .put(stamps, name.as_str(), candidate.clone());
             Ok(PackageDetail {
                 installed,
                 candidate,
@@ -128,37 +216,73 @@ impl PackageManager for AptManager {
     }
 
     fn plan(&self, change: Change) -> Result<Invocation, HelperError> {
-        Ok(match change {
-            Change::Refresh => Invocation::AptGetUpdate,
-            Change::Install { packages, options } => Invocation::AptGetInstall {
-                packages,
-                no_recommends: options.no_recommends,
-                allow_downgrades: options.allow_downgrade,
-                reinstall: options.reinstall,
-            },
-            // An exact version; a lower one is refused by apt (no --allow-downgrades) with a clear error.
-            Change::Update {
-                name,
-                version: Some(version),
-            } => Invocation::AptGetInstall {
-                packages: vec![PackageSpec {
+        match change {
+            Change::Refresh => Ok(Invocation::AptGetUpdate),
+            Change::UpgradeAll => Ok(Invocation::AptGetDistUpgrade),
+            other => Err(HelperError::Internal {
+                message: format!(
+                    "apt plans {other:?} only through plan_exact (names need resolving)"
+                ),
+            }),
+        }
+    }
+
+    fn plan_exact(&self, change: Change) -> BoxFuture<'_, Result<Invocation, HelperError>> {
+        // Every name becomes an exact identity found in the dpkg database or apt's cache (see `exact`):
+        // apt would read a name it does not know as a regex, a glob or a remove/install modifier.
+        Box::pin(async move {
+            Ok(match change {
+                Change::Install { packages, options } => {
+                    let found = self.lookup(packages.iter().map(|p| &p.name), true).await?;
+                    Invocation::AptGetInstall {
+                        packages: packages
+                            .iter()
+                            .map(|p| found.install_target(p))
+                            .collect::<Result<_, _>>()?,
+                        no_recommends: options.no_recommends,
+                        allow_downgrades: options.allow_downgrade,
+                        reinstall: options.reinstall,
+                    }
+                }
+                // An exact version; a lower one is refused by apt (no --allow-downgrades) with a clear
+                // error.
+                Change::Update {
                     name,
                     version: Some(version),
-                }],
-                no_recommends: false,
-                allow_downgrades: false,
-                reinstall: false,
-            },
-            Change::Update {
-                name,
-                version: None,
-            } => Invocation::AptGetOnlyUpgrade { names: vec![name] },
-            Change::Remove { name, purge } => Invocation::AptGetRemove {
-                names: vec![name],
-                purge,
-            },
-            Change::UpgradeAll => Invocation::AptGetDistUpgrade,
-            Change::UpgradeSome { names, .. } => Invocation::AptGetOnlyUpgrade { names },
+                } => {
+                    let spec = PackageSpec {
+                        name,
+                        version: Some(version),
+                    };
+                    let found = self.lookup([&spec.name], true).await?;
+                    Invocation::AptGetInstall {
+                        packages: vec![found.install_target(&spec)?],
+                        no_recommends: false,
+                        allow_downgrades: false,
+                        reinstall: false,
+                    }
+                }
+                Change::Update {
+                    name,
+                    version: None,
+                } => Invocation::AptGetOnlyUpgrade {
+                    names: vec![self.lookup([&name], false).await?.installed_target(&name)?],
+                },
+                Change::Remove { name, purge } => Invocation::AptGetRemove {
+                    names: vec![self.lookup([&name], false).await?.installed_target(&name)?],
+                    purge,
+                },
+                Change::UpgradeSome { names, .. } => {
+                    let found = self.lookup(names.iter(), false).await?;
+                    Invocation::AptGetOnlyUpgrade {
+                        names: names
+                            .iter()
+                            .map(|n| found.installed_target(n))
+                            .collect::<Result<_, _>>()?,
+                    }
+                }
+                other => self.plan(other)?,
+            })
         })
     }
 

@@ -3,6 +3,7 @@
 //! parser ([`status_fd`]) and the failure classification ([`classify`]).
 
 pub mod classify;
+pub mod exact;
 mod manager;
 pub mod policy;
 #[cfg(test)]

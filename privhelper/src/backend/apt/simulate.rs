@@ -37,6 +37,36 @@ fn is_security(o: &Origin) -> bool {
     o.suite.ends_with("-security") || o.label.as_deref() == Some("Debian-Security")
 }
 
+/// What a failed `apt-get -s` says is broken in the dpkg database, when it failed because of that: apt
+/// prints `The following packages have unmet dependencies:` then one ` PKG : Depends: …` line per
+/// problem, and ends with `E: Unmet dependencies. Try 'apt --fix-broken install' …`. `None` for any other
+/// failure. The lines are joined with `; `, at most ten.
+pub fn unmet_dependencies(stdout: &str, stderr: &str) -> Option<String> {
+    if !stderr.contains("Unmet dependencies") && !stdout.contains("unmet dependencies") {
+        return None;
+    }
+    let problems: Vec<&str> = stdout
+        .lines()
+        .chain(stderr.lines())
+        .map(str::trim)
+        .filter(|l| {
+            // ` PKG : Depends: …`, and continuation lines of the same package (`Depends: …`).
+            ["PreDepends:", "Depends:", "Conflicts:", "Breaks:"]
+                .iter()
+                .any(|k| l.starts_with(k) || l.contains(&format!(" : {k}")))
+        })
+        .take(10)
+        .collect();
+    Some(if problems.is_empty() {
+        "unmet dependencies in the dpkg database (apt --fix-broken install)".to_owned()
+    } else {
+        format!(
+            "unmet dependencies in the dpkg database: {} (apt --fix-broken install)",
+            problems.join("; ")
+        )
+    })
+}
+
 /// Parses one `Inst` line; other lines give `None`.
 pub fn parse_inst_line(line: &str) -> Option<UpgradablePackage> {
     let rest = line.strip_prefix("Inst ")?;
@@ -153,6 +183,19 @@ impl UpgradableCache {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn unmet_dependencies_name_every_problem_line() {
+        // apt-get -s dist-upgrade on a dpkg database with unmet dependencies (apt 2.6).
+        let stdout = "Reading package lists...\nThe following packages have unmet dependencies:\n \
+                      demo-app : PreDepends: libc6 (>= 2.34) but it is not installable\n            \
+                      Depends: demo-lib (>= 1.0) but it is not installed\n";
+        let stderr = "E: Unmet dependencies. Try 'apt --fix-broken install' with no packages (or specify a solution).\n";
+        let m = super::unmet_dependencies(stdout, stderr).expect("recognised");
+        assert!(m.contains("demo-app : PreDepends: libc6"), "{m}");
+        assert!(m.contains("Depends: demo-lib (>= 1.0)"), "{m}");
+        assert_eq!(super::unmet_dependencies("", "E: Unable to lock"), None);
+    }
+
     use super::*;
     use proptest::prelude::*;
 

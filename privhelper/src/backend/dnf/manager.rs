@@ -9,6 +9,7 @@
 //! again until the lock timeout ([`crate::backend::lock_wait`]).
 
 use super::classify::{classify, lock_busy};
+use super::exact::{self, Evr};
 use super::installed::{parse_installed, snapshot_entries};
 use super::plan::plan;
 use super::progress::ProgressTracker;
@@ -22,7 +23,8 @@ use crate::broker::launcher_client::LauncherClient;
 use crate::pkgdb::snapshot::Snapshot;
 use lpa_protocol::launcher::{ExecOutput, Invocation};
 use lpa_protocol::{
-    Backend, HelperError, JobEvent, PackageDetail, PackageName, PackageRecord, UpgradablePackage,
+    Backend, HelperError, JobEvent, PackageDetail, PackageName, PackageRecord, PackageSpec,
+    UpgradablePackage,
 };
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -127,7 +129,40 @@ impl DnfManager {
     }
 
     /// The upgradable list now: repoquery against the installed entries, annotated with the advisories.
+    /// `rpm -Va` of dependencies only: `Err(NeedsRepair)` naming the unmet ones (what `rpm -e --nodeps`
+    /// or an interrupted transaction leaves behind), so updates are not computed or applied on them.
+    async fn check_rpmdb(&self) -> Result<(), HelperError> {
+        let out = self
+            .launcher
+            .exec(Invocation::RpmVerifyDependencies)
+            .await?;
+        if out.exit_code == Some(0) {
+            return Ok(());
+        }
+        let problems: Vec<String> = out
+            .stdout
+            .lines()
+            .chain(out.stderr.lines())
+            .map(str::trim)
+            .filter(|l| l.contains(" is needed by ") || l.starts_with("Unsatisfied dependencies"))
+            .filter(|l| !l.starts_with("Unsatisfied dependencies"))
+            .take(10)
+            .map(str::to_owned)
+            .collect();
+        if problems.is_empty() {
+            // Some other verification complaint: not this check's business.
+            return Ok(());
+        }
+        Err(HelperError::NeedsRepair {
+            message: format!(
+                "unmet dependencies in the rpm database: {}",
+                problems.join("; ")
+            ),
+        })
+    }
+
     async fn compute_upgradable(&self) -> Result<Vec<UpgradablePackage>, HelperError> {
+        self.check_rpmdb().await?;
         let installed = self.cached_installed().await?;
         let upgrades = self.read(Invocation::DnfRepoqueryUpgrades).await?;
         let mut list = repoquery::upgradable(&upgrades.stdout, &installed.entries);
@@ -242,6 +277,65 @@ impl PackageManager for DnfManager {
             }),
             (None, _) => plan(change, &[]),
         }
+    }
+
+    fn plan_exact(&self, change: Change) -> BoxFuture<'_, Result<Invocation, HelperError>> {
+        // Installs name packages exactly (see `exact`): dnf would widen an unknown name to a
+        // name-version form, a provide or a file. Updates and removals of a name are only planned for
+        // installed names (the broker checks the rpm database first), which dnf matches by name.
+        Box::pin(async move {
+            // A change on a database with unmet dependencies is refused before it starts; removing a
+            // package (which may be the repair) and refreshing stay possible.
+            if !matches!(change, Change::Remove { .. } | Change::Refresh) {
+                self.check_rpmdb().await?;
+            }
+            let specs: Vec<PackageSpec> = match &change {
+                Change::Install { packages, .. } => packages.clone(),
+                Change::Update {
+                    name,
+                    version: Some(v),
+                } => vec![PackageSpec {
+                    name: name.clone(),
+                    version: Some(v.clone()),
+                }],
+                _ => return self.plan(change),
+            };
+            let state = self.read_installed().await?;
+            let mut resolved = Vec::with_capacity(specs.len());
+            for spec in &specs {
+                // Not `read`: a busy lock is waited out by the broker's planning loop, which says so in
+                // the job's log.
+                let out = self
+                    .launcher
+                    .exec(Invocation::DnfRepoqueryVersions {
+                        name: spec.name.clone(),
+                    })
+                    .await?;
+                if out.exit_code != Some(0) {
+                    return Err(exec_error(&out));
+                }
+                let installed: Vec<Evr> = state
+                    .entries
+                    .iter()
+                    .filter(|(n, _, _)| n == spec.name.as_str())
+                    .map(|(_, _, v)| Evr::parse(v))
+                    .collect();
+                let available = exact::available(spec.name.as_str(), &out.stdout);
+                resolved.push(exact::resolve(spec, &installed, &available)?);
+            }
+            let change = match change {
+                Change::Install { options, .. } => Change::Install {
+                    packages: resolved,
+                    options,
+                },
+                Change::Update { name, .. } => Change::Update {
+                    name,
+                    version: resolved.into_iter().next().and_then(|s| s.version),
+                },
+                other => other,
+            };
+            self.plan(change)
+        })
     }
 
     fn tracker(&self, _phase: Phase) -> Box<dyn Tracker> {

@@ -1,6 +1,6 @@
 //! The dnf backend (also yum's: same grammar, same output, the `yum` program): parsers for `rpm -qa --qf`
 //! ([`installed`]), `dnf repoquery` ([`repoquery`]) and `dnf updateinfo` ([`updateinfo`]), the EVR order
-//! ([`evr`]) the broker needs to refuse a silent downgrade, and for package-changing runs the stdout progress
+//! (`lpa_protocol::order::rpm`) the broker needs to refuse a silent downgrade, and for package-changing runs the stdout progress
 //! tracker ([`progress`]) and the failure classification ([`classify`]).
 //!
 //! Every parser reads a format the helper chose itself ([`query`]) or dnf's stable `LC_ALL=C` output, and is
@@ -12,7 +12,7 @@
 //! cached lists are stale.
 
 pub mod classify;
-pub mod evr;
+pub mod exact;
 pub mod installed;
 pub mod manager;
 pub mod plan;

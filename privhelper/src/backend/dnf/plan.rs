@@ -6,9 +6,9 @@
 //! accepts). `force` (reinstall) runs `dnf reinstall`, which only knows installed packages; a request mixing
 //! installed and new packages, or downgrades and installs, is refused with the reason rather than half done.
 
-use super::evr::is_downgrade;
 use crate::backend::Change;
 use lpa_protocol::launcher::Invocation;
+use lpa_protocol::order::rpm::is_downgrade;
 use lpa_protocol::{ChangeFailure, FailureKind, HelperError, PackageSpec};
 
 /// `(name, architecture, [epoch:]version-release)` of each installed package (the snapshot entries).
@@ -31,7 +31,7 @@ fn installed_version<'a>(installed: &'a Installed, name: &str) -> Option<&'a str
         .iter()
         .filter(|(n, _, _)| n == name)
         .map(|(_, _, v)| v.as_str())
-        .max_by(|a, b| super::evr::compare_evr(a, b))
+        .max_by(|a, b| lpa_protocol::order::rpm::compare_evr(a, b))
 }
 
 /// Specs whose requested version is below the installed one, as `(spec, installed version)`.

@@ -12,6 +12,9 @@ pub const INSTALLED_QF: &str = "@@pkg\\nname=%{NAME}\\nepoch=%{EPOCH}\\nversion=
 /// `dnf repoquery --upgrades --qf`: one line per upgrade; every field is whitespace-free by rpm's rules.
 pub const UPGRADES_QF: &str = "@@upgrade %{name} %{epoch} %{version} %{release} %{arch} %{repoid}";
 
+/// `dnf repoquery --available --qf` of the exact-name lookup: one line per available package.
+pub const VERSIONS_QF: &str = "@@version %{name} %{epoch} %{version} %{release} %{arch}";
+
 /// `dnf repoquery --available --qf`: the candidate record; requirements follow `@@requires`, one per line,
 /// with their version constraints (`demo-lib >= 1.0`).
 pub const CANDIDATE_QF: &str = "@@pkg\\nname=%{name}\\nepoch=%{epoch}\\nversion=%{version}\\nrelease=%{release}\\narch=%{arch}\\nsummary=%{summary}\\nsize=%{installsize}\\nlicense=%{license}\\nurl=%{url}\\npackager=%{packager}\\nsourcerpm=%{sourcerpm}\\nrepo=%{repoid}\\n@@requires\\n%{requires}";

@@ -13,7 +13,7 @@
 
 use super::classify::classify;
 use super::progress::ProgressTracker;
-use super::{info, localdb, upgrades};
+use super::{exact, info, localdb, upgrades};
 use crate::backend::file_stamp::tree;
 use crate::backend::support::{blocking, exec_error};
 use crate::backend::{BoxFuture, Change, Evidence, PackageManager, Phase, Tracker, Verdict};
@@ -70,6 +70,32 @@ impl PacmanManager {
     /// Runs `-Qu` on the listing database. Exit 1 with nothing on stdout means "nothing to upgrade" — also
     /// when stderr only warns that a repository's database was never fetched (no refresh yet: nothing is
     /// known to be upgradable, and `/health` reports the cache as `unknown` and starts a refresh).
+    /// `pacman -Dk`: `Err(NeedsRepair)` naming the unmet dependencies when the local database has any
+    /// (what `-Rdd` or a failed transaction leaves behind), so updates are not computed or applied on it.
+    async fn check_local(&self) -> Result<(), HelperError> {
+        let out = self.launcher.exec(Invocation::PacmanCheckLocal).await?;
+        if out.exit_code == Some(0) {
+            return Ok(());
+        }
+        let problems: Vec<&str> = out
+            .stdout
+            .lines()
+            .chain(out.stderr.lines())
+            .map(str::trim)
+            .filter(|l| l.starts_with("error: missing") || l.contains("dependency for"))
+            .take(10)
+            .collect();
+        if problems.is_empty() {
+            return Err(exec_error(&out));
+        }
+        Err(HelperError::NeedsRepair {
+            message: format!(
+                "unmet dependencies in the pacman database: {}",
+                problems.join("; ")
+            ),
+        })
+    }
+
     async fn query_upgrades(&self) -> Result<Vec<UpgradablePackage>, HelperError> {
         let out = self.launcher.exec(Invocation::PacmanQueryUpgrades).await?;
         let only_warnings = out
@@ -170,6 +196,7 @@ impl PackageManager for PacmanManager {
             {
                 return Ok(list.clone());
             }
+            self.check_local().await?;
             let list = Arc::new(self.query_upgrades().await?);
             *cache = Some((stamp, list.clone()));
             Ok(list)
@@ -179,16 +206,12 @@ impl PackageManager for PacmanManager {
     fn plan(&self, change: Change) -> Result<Invocation, HelperError> {
         Ok(match change {
             Change::Refresh => Invocation::PacmanRefresh,
-            Change::Install { packages, options } => Invocation::PacmanInstall {
-                packages,
-                reinstall: options.reinstall,
-            },
-            // An exact version is taken from the system's sync databases like an install; without one,
-            // the broker plans a selective upgrade instead (`updates_as_selection`).
-            Change::Update { name, version } => Invocation::PacmanInstall {
-                packages: vec![PackageSpec { name, version }],
-                reinstall: false,
-            },
+            // Installs and exact-version updates name packages exactly: see `plan_exact`.
+            change @ (Change::Install { .. } | Change::Update { .. }) => {
+                return Err(HelperError::Internal {
+                    message: format!("pacman plans {change:?} only through plan_exact"),
+                });
+            }
             Change::Remove { name, purge } => Invocation::PacmanRemove {
                 names: vec![name],
                 nosave: purge,
@@ -209,6 +232,52 @@ impl PackageManager for PacmanManager {
                     .collect::<Result<Vec<_>, _>>()?;
                 Invocation::PacmanSysUpgrade { ignore }
             }
+        })
+    }
+
+    fn plan_exact(&self, change: Change) -> BoxFuture<'_, Result<Invocation, HelperError>> {
+        // pacman installs a group's members or a provider for a name that is no package, even as
+        // `REPO/NAME`: every name is looked up first with `pacman -Si` (exact names only) and handed on as
+        // `REPO/NAME[=VERSION]` of the repository that has it (see `exact`).
+        Box::pin(async move {
+            // A change on a database with unmet dependencies is refused before it starts; removing a
+            // package (which may be the repair) and refreshing stay possible.
+            if !matches!(change, Change::Remove { .. } | Change::Refresh) {
+                self.check_local().await?;
+            }
+            let (specs, reinstall) = match change {
+                Change::Install { packages, options } => (packages, options.reinstall),
+                Change::Update {
+                    name,
+                    version: Some(version),
+                } => (
+                    vec![PackageSpec {
+                        name,
+                        version: Some(version),
+                    }],
+                    false,
+                ),
+                other => return self.plan(other),
+            };
+            let mut packages = Vec::with_capacity(specs.len());
+            for spec in specs {
+                let out = self
+                    .launcher
+                    .exec(Invocation::PacmanSystemSyncInfo {
+                        name: spec.name.clone(),
+                    })
+                    .await?;
+                let shown = match out.exit_code {
+                    Some(0) => out.stdout.as_str(),
+                    Some(1) if out.stderr.contains("was not found") => "",
+                    _ => return Err(exec_error(&out)),
+                };
+                packages.push(exact::target(&spec, shown)?);
+            }
+            Ok(Invocation::PacmanInstall {
+                packages,
+                reinstall,
+            })
         })
     }
 
@@ -278,19 +347,17 @@ mod tests {
             name: name("hello"),
             version: None,
         };
-        assert_eq!(
+        // Installs need their names resolved first (`plan_exact`, which asks pacman -Si): the plain
+        // plan refuses rather than pass an unresolved name.
+        assert!(
             m.plan(Change::Install {
-                packages: vec![spec.clone()],
+                packages: vec![spec],
                 options: InstallOptions {
                     reinstall: true,
                     ..InstallOptions::default()
                 },
             })
-            .unwrap(),
-            Invocation::PacmanInstall {
-                packages: vec![spec],
-                reinstall: true
-            }
+            .is_err()
         );
         assert_eq!(
             m.plan(Change::Remove {

@@ -8,6 +8,7 @@
 //! without `-u`. pacman's repositories carry no security data: every update is `security: false`.
 
 pub mod classify;
+pub mod exact;
 pub mod info;
 pub mod localdb;
 mod manager;

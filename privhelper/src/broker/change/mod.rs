@@ -73,7 +73,9 @@ impl Changer {
             Operation::RefreshCache => self.refresh(ctx).await,
             Operation::Install { packages, options } => {
                 let before = self.snapshot().await?;
-                let inv = self.manager.plan(Change::Install { packages, options })?;
+                let inv = self
+                    .plan(Change::Install { packages, options }, ctx)
+                    .await?;
                 self.change(inv, before, ctx).await.map(Outcome::Changed)
             }
             Operation::Update { name, version } => self
@@ -176,31 +178,75 @@ impl Changer {
             let Some(pause) = wait.next_pause() else {
                 return Ok(run);
             };
-            // The change phase's verdict names the holder (a refresh's is always CACHE_REFRESH_ERROR).
-            let holder = self
-                .manager
-                .classify(Phase::Change, &evidence)
-                .map(|v| v.message);
-            if told != holder {
-                let line = format!(
-                    "waiting up to {} s for the package manager's lock: {}",
-                    self.lock_timeout.as_secs(),
-                    holder.as_deref().unwrap_or("held by another process")
-                );
-                tracing::info!(request = ctx.id, "{line}");
-                // Also as the job's current message (progress 0 never lowers the job's progress).
-                let progress = lpa_protocol::JobEvent::Progress {
-                    percent: 0,
-                    message: line.clone(),
-                };
-                run::send_event(ctx, progress).await;
-                run::send_event(ctx, lpa_protocol::JobEvent::Log { line }).await;
-                told = holder;
-            }
+            told = self.announce_wait(&evidence, told, ctx).await;
             tokio::select! {
                 () = tokio::time::sleep(pause) => {}
                 // The next try sees the stop and ends without starting anything.
                 _ = ctx.control.stopped() => {}
+            }
+        }
+    }
+
+    /// Says once per lock holder, in the job's log and as its current message, that the request waits
+    /// for the package manager's lock; returns the holder now announced.
+    async fn announce_wait(
+        &self,
+        evidence: &Evidence<'_>,
+        told: Option<String>,
+        ctx: &RequestCtx,
+    ) -> Option<String> {
+        // The change phase's verdict names the holder (a refresh's is always CACHE_REFRESH_ERROR).
+        let holder = self
+            .manager
+            .classify(Phase::Change, evidence)
+            .map(|v| v.message);
+        if told != holder {
+            let line = format!(
+                "waiting up to {} s for the package manager's lock: {}",
+                self.lock_timeout.as_secs(),
+                holder.as_deref().unwrap_or("held by another process")
+            );
+            tracing::info!(request = ctx.id, "{line}");
+            // Also as the job's current message (progress 0 never lowers the job's progress).
+            let progress = lpa_protocol::JobEvent::Progress {
+                percent: 0,
+                message: line.clone(),
+            };
+            run::send_event(ctx, progress).await;
+            run::send_event(ctx, lpa_protocol::JobEvent::Log { line }).await;
+        }
+        holder
+    }
+
+    /// [`PackageManager::plan_exact`] of `change`. Resolving names may run a reading command of the
+    /// package manager (dnf's repoquery) that meets its lock busy: that is waited out like a busy change
+    /// ([`Self::run`]), and a failure is classified like one (a lock still held is `LOCK_TIMEOUT`).
+    async fn plan(&self, change: Change, ctx: &RequestCtx) -> Result<Invocation, HelperError> {
+        let mut wait = LockWait::new(self.lock_timeout);
+        let mut told = None;
+        loop {
+            let failure = match self.manager.plan_exact(change.clone()).await {
+                Err(HelperError::Exec(failure)) => failure,
+                other => return other,
+            };
+            let evidence = Evidence {
+                exit_code: failure.exit_code,
+                stdout: "",
+                stderr: &failure.stderr,
+                pm_errors: &[],
+            };
+            let pause = self
+                .manager
+                .lock_was_busy(&evidence)
+                .then(|| wait.next_pause())
+                .flatten();
+            let Some(pause) = pause else {
+                return Err(self.planning_failed(HelperError::Exec(failure)));
+            };
+            told = self.announce_wait(&evidence, told, ctx).await;
+            tokio::select! {
+                () = tokio::time::sleep(pause) => {}
+                stop = ctx.control.stopped() => return Err(stopped(stop, Vec::new(), None)),
             }
         }
     }
@@ -268,7 +314,7 @@ impl Changer {
                 .apply_selection(before, vec![name.clone()], Vec::new(), ctx)
                 .await;
         }
-        let inv = self.manager.plan(change)?;
+        let inv = self.plan(change, ctx).await?;
         self.change(inv, before, ctx).await
     }
 
@@ -286,7 +332,7 @@ impl Changer {
                 format!("{name} is not installed"),
             ));
         }
-        let inv = self.manager.plan(Change::Remove { name, purge })?;
+        let inv = self.plan(Change::Remove { name, purge }, ctx).await?;
         self.change(inv, before, ctx).await
     }
 
@@ -300,7 +346,7 @@ impl Changer {
         if selection.is_none() && exclude.is_empty() {
             // Every update is wanted: let apt plan it in the same run, as an administrator would with
             // `apt-get dist-upgrade`, instead of simulating first (half the cost of a small apply).
-            let inv = self.manager.plan(Change::UpgradeAll)?;
+            let inv = self.plan(Change::UpgradeAll, ctx).await?;
             let mut report = self.change(inv, before, ctx).await?;
             if report.changes.is_empty() {
                 report.message = "nothing to apply".into();
@@ -341,10 +387,15 @@ impl Changer {
                 stderr: String::new(),
             });
         }
-        let inv = self.manager.plan(Change::UpgradeSome {
-            names: plan.names.clone(),
-            upgradable,
-        })?;
+        let inv = self
+            .plan(
+                Change::UpgradeSome {
+                    names: plan.names.clone(),
+                    upgradable,
+                },
+                ctx,
+            )
+            .await?;
         let mut report = self.change(inv, before, ctx).await?;
         report.message = with_notes(report.message, &plan);
         Ok(report)

@@ -9,7 +9,8 @@
 //! the API's `force` maps to `--reinstall` and nothing else.
 
 use super::{CommandLine, Program, Table, non_empty, push_values};
-use lpa_protocol::launcher::{Invocation, LaunchError};
+use lpa_protocol::Backend;
+use lpa_protocol::launcher::{AptTarget, Invocation, LaunchError};
 use std::os::unix::fs::MetadataExt;
 use std::path::Path;
 
@@ -67,11 +68,8 @@ pub(super) fn command_line(
             args.push("install".into());
             packages
                 .iter()
-                .map(|p| match &p.version {
-                    Some(v) => format!("{}={}", p.name.as_str(), v.as_str()),
-                    None => p.name.as_str().to_owned(),
-                })
-                .collect()
+                .map(|p| exact_arg(p, true))
+                .collect::<Result<_, _>>()?
         }
         Invocation::AptGetOnlyUpgrade { names } => {
             non_empty(names.len(), inv)?;
@@ -80,7 +78,10 @@ pub(super) fn command_line(
                 "install".into(),
                 "--only-upgrade".into(),
             ]);
-            names.iter().map(|n| n.as_str().to_owned()).collect()
+            names
+                .iter()
+                .map(|n| exact_arg(n, false))
+                .collect::<Result<_, _>>()?
         }
         Invocation::AptGetDistUpgrade => {
             args.extend(["--no-remove".into(), "dist-upgrade".into()]);
@@ -89,7 +90,10 @@ pub(super) fn command_line(
         Invocation::AptGetRemove { names, purge } => {
             non_empty(names.len(), inv)?;
             args.push(if *purge { "purge" } else { "remove" }.into());
-            names.iter().map(|n| n.as_str().to_owned()).collect()
+            names
+                .iter()
+                .map(|n| exact_arg(n, false))
+                .collect::<Result<_, _>>()?
         }
         other => {
             return Err(LaunchError::NotAvailable(format!(
@@ -104,6 +108,27 @@ pub(super) fn command_line(
         args,
         is_apt: true,
     })
+}
+
+/// apt's exact form of `target`: `NAME:ARCH`, or `NAME:ARCH=VERSION` when `pinned` and a version is given.
+///
+/// The launcher's own check, so that even a compromised broker cannot hand apt a form it would widen: the
+/// name must follow Debian policy (apt's grammar, not the union one) and the version Debian's version
+/// grammar, which never ends in the `-` apt would read as "remove". The `:ARCH` suffix keeps a name's
+/// trailing `+`/`-` from being read as a modifier. (A name that exists in apt's cache is then always taken
+/// literally; the broker only sends names it found there, see `docs/backends/apt.md`.)
+fn exact_arg(target: &AptTarget, pinned: bool) -> Result<String, LaunchError> {
+    let refuse = |e: lpa_protocol::ValidationError| {
+        LaunchError::NotAvailable(format!("refusing an apt argument: {e}"))
+    };
+    Backend::Apt.check_name(&target.name).map_err(refuse)?;
+    let mut arg = format!("{}:{}", target.name.as_str(), target.arch.as_str());
+    if pinned && let Some(v) = &target.version {
+        Backend::Apt.check_version(v).map_err(refuse)?;
+        arg.push('=');
+        arg.push_str(v.as_str());
+    }
+    Ok(arg)
 }
 
 /// `<command> -r +MINUTES`, or `<command> -r now` for no delay. The only argument is a number the
@@ -182,7 +207,7 @@ pub fn check_reboot_command(path: &Path) -> Result<(), RebootCommandError> {
 mod tests {
     use super::super::{ExecClass, Programs, class_of, command_line as table_command_line};
     use super::*;
-    use lpa_protocol::{PackageName, PackageSpec, Version};
+    use lpa_protocol::{Architecture, PackageName, Version};
     use std::os::unix::fs::PermissionsExt;
     use std::path::PathBuf;
 
@@ -198,11 +223,16 @@ mod tests {
         PackageName::new(s).unwrap()
     }
 
-    fn every_change_invocation() -> Vec<Invocation> {
-        let spec = |n: &str, v: Option<&str>| PackageSpec {
+    fn target(n: &str, arch: &str, v: Option<&str>) -> AptTarget {
+        AptTarget {
             name: name(n),
+            arch: Architecture::new(arch).unwrap(),
             version: v.map(|v| Version::new(v).unwrap()),
-        };
+        }
+    }
+
+    fn every_change_invocation() -> Vec<Invocation> {
+        let spec = |n: &str, v: Option<&str>| target(n, "all", v);
         let mut out = vec![Invocation::AptGetUpdate];
         for (a, b, c) in [(false, false, false), (true, true, true)] {
             out.push(Invocation::AptGetInstall {
@@ -213,12 +243,15 @@ mod tests {
             });
         }
         out.push(Invocation::AptGetOnlyUpgrade {
-            names: vec![name("demo-app"), name("demo-lib")],
+            names: vec![
+                target("demo-app", "all", None),
+                target("demo-lib", "amd64", None),
+            ],
         });
         out.push(Invocation::AptGetDistUpgrade);
         for purge in [false, true] {
             out.push(Invocation::AptGetRemove {
-                names: vec![name("hello")],
+                names: vec![target("hello", "all", Some("1.0"))],
                 purge,
             });
         }
@@ -256,7 +289,13 @@ mod tests {
         assert_eq!(argv(&inv[0]), with_common(&["update"]));
         assert_eq!(
             argv(&inv[1]),
-            with_common(&["--no-remove", "install", "--", "hello=1:1.0-2", "demo-lib"])
+            with_common(&[
+                "--no-remove",
+                "install",
+                "--",
+                "hello:all=1:1.0-2",
+                "demo-lib:all"
+            ])
         );
         assert_eq!(
             argv(&inv[2]),
@@ -267,8 +306,8 @@ mod tests {
                 "--reinstall",
                 "install",
                 "--",
-                "hello=1:1.0-2",
-                "demo-lib"
+                "hello:all=1:1.0-2",
+                "demo-lib:all"
             ])
         );
         assert_eq!(
@@ -278,13 +317,14 @@ mod tests {
                 "install",
                 "--only-upgrade",
                 "--",
-                "demo-app",
-                "demo-lib"
+                "demo-app:all",
+                "demo-lib:amd64"
             ])
         );
         assert_eq!(argv(&inv[4]), with_common(&["--no-remove", "dist-upgrade"]));
-        assert_eq!(argv(&inv[5]), with_common(&["remove", "--", "hello"]));
-        assert_eq!(argv(&inv[6]), with_common(&["purge", "--", "hello"]));
+        // A remove never pins: the version of the target is not passed on.
+        assert_eq!(argv(&inv[5]), with_common(&["remove", "--", "hello:all"]));
+        assert_eq!(argv(&inv[6]), with_common(&["purge", "--", "hello:all"]));
         let cl = table_command_line(&inv[1], &table(), Some(9)).unwrap();
         assert_eq!(cl.program, PathBuf::from("/usr/bin/apt-get"));
         assert!(cl.is_apt);
@@ -340,6 +380,37 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_launcher_refuses_names_and_versions_outside_debian_grammar() {
+        // PackageName's union grammar lets these through; apt's own does not. `1.0-` would make apt read
+        // the argument as "remove", `Hello`/`a_b` are not Debian names.
+        for (n, v) in [
+            ("hello", "1.0-"),
+            ("hello", "1.0_1"),
+            ("Hello", "1.0"),
+            ("a_b", "1.0"),
+        ] {
+            let inv = Invocation::AptGetInstall {
+                packages: vec![target(n, "all", Some(v))],
+                no_recommends: false,
+                allow_downgrades: false,
+                reinstall: false,
+            };
+            assert!(
+                matches!(
+                    table_command_line(&inv, &table(), Some(9)),
+                    Err(LaunchError::NotAvailable(_))
+                ),
+                "{n}={v}"
+            );
+        }
+        let inv = Invocation::AptGetRemove {
+            names: vec![target("Hello", "all", None)],
+            purge: false,
+        };
+        assert!(table_command_line(&inv, &table(), Some(9)).is_err());
     }
 
     #[test]

@@ -19,9 +19,9 @@
 //! [`DnfSettings::front_end`].
 
 use super::{non_empty, path_arg, push_values};
-use crate::backend::dnf::query::{CANDIDATE_QF, INSTALLED_QF, UPGRADES_QF};
-use lpa_protocol::PackageSpec;
+use crate::backend::dnf::query::{CANDIDATE_QF, INSTALLED_QF, UPGRADES_QF, VERSIONS_QF};
 use lpa_protocol::launcher::{Invocation, LaunchError};
+use lpa_protocol::{Backend, PackageName, PackageSpec};
 use std::path::{Path, PathBuf};
 
 /// Where rpm keeps its database inside the package root, on every RPM distribution (on Fedora 36+ a link to
@@ -88,7 +88,7 @@ impl Program {
 /// The program `inv` runs; `None` when it is not a dnf/rpm entry.
 pub fn program_of(inv: &Invocation, settings: &DnfSettings) -> Option<Program> {
     match inv {
-        Invocation::RpmQueryInstalled => Some(Program::Rpm),
+        Invocation::RpmQueryInstalled | Invocation::RpmVerifyDependencies => Some(Program::Rpm),
         _ if changes_host(inv).is_some() => Some(match settings.front_end {
             FrontEnd::Dnf => Program::Dnf,
             FrontEnd::Yum => Program::Yum,
@@ -109,8 +109,10 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         | Invocation::DnfUpgradeAll
         | Invocation::DnfRemove { .. } => Some(true),
         Invocation::RpmQueryInstalled
+        | Invocation::RpmVerifyDependencies
         | Invocation::DnfRepoqueryUpgrades
         | Invocation::DnfRepoqueryCandidate { .. }
+        | Invocation::DnfRepoqueryVersions { .. }
         | Invocation::DnfUpdateinfoList
         | Invocation::DnfUpdateinfoInfo => Some(false),
         _ => None,
@@ -119,14 +121,31 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
 
 fn specs(packages: &[PackageSpec], inv: &Invocation) -> Result<Vec<String>, LaunchError> {
     non_empty(packages.len(), inv)?;
-    // dnf's NEVRA forms: `NAME` or `NAME-[EPOCH:]VERSION[-RELEASE]`; the grammar refused `.rpm` endings.
-    Ok(packages
+    // dnf's NEVRA forms: `NAME` or `NAME-[EPOCH:]VERSION[-RELEASE]`. The launcher re-checks dnf's own
+    // grammar (no `.rpm` ending, which dnf reads as a local file; RPM's version shape), so a broker that
+    // skipped it still cannot widen a request.
+    packages
         .iter()
-        .map(|p| match &p.version {
-            Some(v) => format!("{}-{}", p.name.as_str(), v.as_str()),
-            None => p.name.as_str().to_owned(),
+        .map(|p| {
+            let name = checked_name(&p.name)?;
+            Ok(match &p.version {
+                Some(v) => {
+                    Backend::Dnf.check_version(v).map_err(refuse)?;
+                    format!("{name}-{}", v.as_str())
+                }
+                None => name,
+            })
         })
-        .collect())
+        .collect()
+}
+
+fn refuse(e: lpa_protocol::ValidationError) -> LaunchError {
+    LaunchError::NotAvailable(format!("refusing a dnf argument: {e}"))
+}
+
+fn checked_name(name: &PackageName) -> Result<String, LaunchError> {
+    Backend::Dnf.check_name(name).map_err(refuse)?;
+    Ok(name.as_str().to_owned())
 }
 
 /// The arguments of `inv` after the program name; `Ok(None)` when `inv` is not a dnf/rpm entry.
@@ -139,17 +158,27 @@ pub fn args(
         return Ok(None);
     };
     let sandboxed = package_root != Path::new("/");
-    if let Invocation::RpmQueryInstalled = inv {
+    if let Invocation::RpmQueryInstalled | Invocation::RpmVerifyDependencies = inv {
         let mut args = Vec::new();
         if sandboxed {
             args.push(format!("--root={}", path_arg(package_root)?));
         }
-        args.extend([
-            format!("--dbpath={RPM_DBPATH}"),
-            "-qa".into(),
-            "--qf".into(),
-            INSTALLED_QF.into(),
-        ]);
+        args.push(format!("--dbpath={RPM_DBPATH}"));
+        if let Invocation::RpmQueryInstalled = inv {
+            args.extend(["-qa".into(), "--qf".into(), INSTALLED_QF.into()]);
+        } else {
+            // Dependencies only: no file, digest, signature or script checks.
+            args.extend(
+                [
+                    "-Va",
+                    "--nofiles",
+                    "--nodigest",
+                    "--nosignature",
+                    "--noscripts",
+                ]
+                .map(String::from),
+            );
+        }
         return Ok(Some(args));
     }
     if settings.config_file.is_none() && sandboxed {
@@ -204,7 +233,11 @@ pub fn args(
                 ]
                 .map(String::from),
             );
-            vec![name.as_str().to_owned()]
+            vec![checked_name(name)?]
+        }
+        Invocation::DnfRepoqueryVersions { name } => {
+            args.extend(["repoquery", "--available", "--qf", VERSIONS_QF].map(String::from));
+            vec![checked_name(name)?]
         }
         Invocation::DnfUpdateinfoList => {
             args.extend(["updateinfo", "list", "--updates"].map(String::from));
@@ -239,7 +272,7 @@ pub fn args(
         Invocation::DnfUpgrade { names } => {
             non_empty(names.len(), inv)?;
             args.push("upgrade".into());
-            names.iter().map(|n| n.as_str().to_owned()).collect()
+            names.iter().map(checked_name).collect::<Result<_, _>>()?
         }
         Invocation::DnfUpgradeAll => {
             args.push("upgrade".into());
@@ -248,7 +281,7 @@ pub fn args(
         Invocation::DnfRemove { names } => {
             non_empty(names.len(), inv)?;
             args.extend(["remove".into(), "--noautoremove".into()]);
-            names.iter().map(|n| n.as_str().to_owned()).collect()
+            names.iter().map(checked_name).collect::<Result<_, _>>()?
         }
         other => {
             return Err(LaunchError::NotAvailable(format!(

@@ -19,8 +19,31 @@
 //! its option in one argument, so it cannot be read as another option.
 
 use super::{non_empty, path_arg, push_values};
-use lpa_protocol::launcher::{Invocation, LaunchError};
+use lpa_protocol::launcher::{Invocation, LaunchError, PacmanTarget};
+use lpa_protocol::{Backend, PackageName};
 use std::path::{Path, PathBuf};
+
+fn refuse(e: lpa_protocol::ValidationError) -> LaunchError {
+    LaunchError::NotAvailable(format!("refusing a pacman argument: {e}"))
+}
+
+/// A name re-checked against pacman's own grammar (the launcher's check, whatever the broker did).
+fn checked_name(name: &PackageName) -> Result<String, LaunchError> {
+    Backend::Pacman.check_name(name).map_err(refuse)?;
+    Ok(name.as_str().to_owned())
+}
+
+/// pacman's exact form of `t`: `REPO/NAME` or `REPO/NAME=VERSION`, after pacman's name and version
+/// grammar. The repository prefix keeps pacman to the sync database where the broker found the package.
+fn exact_arg(t: &PacmanTarget) -> Result<String, LaunchError> {
+    let mut arg = format!("{}/{}", t.repo.as_str(), checked_name(&t.name)?);
+    if let Some(v) = &t.version {
+        Backend::Pacman.check_version(v).map_err(refuse)?;
+        arg.push('=');
+        arg.push_str(v.as_str());
+    }
+    Ok(arg)
+}
 
 /// The pacman settings of `helper.yaml` (`pacman:`).
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -61,7 +84,10 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         | Invocation::PacmanInstall { .. }
         | Invocation::PacmanSysUpgrade { .. }
         | Invocation::PacmanRemove { .. } => Some(true),
-        Invocation::PacmanQueryUpgrades | Invocation::PacmanSyncInfo { .. } => Some(false),
+        Invocation::PacmanQueryUpgrades
+        | Invocation::PacmanCheckLocal
+        | Invocation::PacmanSyncInfo { .. }
+        | Invocation::PacmanSystemSyncInfo { .. } => Some(false),
         _ => None,
     }
 }
@@ -105,7 +131,10 @@ pub fn args(
         "never".into(),
     ]);
     // -Q rejects --noprogressbar ("invalid option"); every other entry takes it.
-    if !matches!(inv, Invocation::PacmanQueryUpgrades) {
+    if !matches!(
+        inv,
+        Invocation::PacmanQueryUpgrades | Invocation::PacmanCheckLocal
+    ) {
         args.push("--noprogressbar".into());
     }
     let values: Vec<String> = match inv {
@@ -118,9 +147,13 @@ pub fn args(
             args.push("-Qu".into());
             Vec::new()
         }
-        Invocation::PacmanSyncInfo { name } => {
+        Invocation::PacmanCheckLocal => {
+            args.push("-Dk".into());
+            Vec::new()
+        }
+        Invocation::PacmanSyncInfo { name } | Invocation::PacmanSystemSyncInfo { name } => {
             args.push("-Si".into());
-            vec![name.as_str().to_owned()]
+            vec![checked_name(name)?]
         }
         Invocation::PacmanInstall {
             packages,
@@ -133,21 +166,20 @@ pub fn args(
             }
             packages
                 .iter()
-                .map(|p| match &p.version {
-                    Some(v) => format!("{}={}", p.name.as_str(), v.as_str()),
-                    None => p.name.as_str().to_owned(),
-                })
-                .collect()
+                .map(exact_arg)
+                .collect::<Result<Vec<_>, _>>()?
         }
         Invocation::PacmanSysUpgrade { ignore } => {
             args.push("-Syyu".into());
-            args.extend(ignore.iter().map(|n| format!("--ignore={}", n.as_str())));
+            for n in ignore {
+                args.push(format!("--ignore={}", checked_name(n)?));
+            }
             Vec::new()
         }
         Invocation::PacmanRemove { names, nosave } => {
             non_empty(names.len(), inv)?;
             args.push(if *nosave { "-Rn" } else { "-R" }.into());
-            names.iter().map(|n| n.as_str().to_owned()).collect()
+            names.iter().map(checked_name).collect::<Result<_, _>>()?
         }
         _ => return Ok(None),
     };
@@ -177,7 +209,15 @@ pub fn prepare_listing_db(settings: &PacmanSettings, package_root: &Path) -> std
 #[cfg(test)]
 mod tests {
     use super::*;
-    use lpa_protocol::{PackageName, PackageSpec, Version};
+    use lpa_protocol::{PackageName, RepoName, Version};
+
+    fn target(n: &str, v: Option<&str>) -> PacmanTarget {
+        PacmanTarget {
+            repo: RepoName::new("demo").unwrap(),
+            name: name(n),
+            version: v.map(|v| Version::new(v).unwrap()),
+        }
+    }
 
     fn name(s: &str) -> PackageName {
         PackageName::new(s).unwrap()
@@ -226,23 +266,11 @@ mod tests {
                 name: name("demo-app"),
             },
             Invocation::PacmanInstall {
-                packages: vec![
-                    PackageSpec {
-                        name: name("hello"),
-                        version: None,
-                    },
-                    PackageSpec {
-                        name: name("demo-tool"),
-                        version: Some(Version::new("1:1.0-1").unwrap()),
-                    },
-                ],
+                packages: vec![target("hello", None), target("demo-tool", Some("1:1.0-1"))],
                 reinstall: false,
             },
             Invocation::PacmanInstall {
-                packages: vec![PackageSpec {
-                    name: name("hello"),
-                    version: None,
-                }],
+                packages: vec![target("hello", None)],
                 reinstall: true,
             },
             Invocation::PacmanSysUpgrade { ignore: vec![] },
@@ -274,10 +302,17 @@ mod tests {
             argv(&e[3]),
             expect(
                 REAL,
-                &[np, "-Su", "--needed", "--", "hello", "demo-tool=1:1.0-1"]
+                &[
+                    np,
+                    "-Su",
+                    "--needed",
+                    "--",
+                    "demo/hello",
+                    "demo/demo-tool=1:1.0-1"
+                ]
             )
         );
-        assert_eq!(argv(&e[4]), expect(REAL, &[np, "-Su", "--", "hello"]));
+        assert_eq!(argv(&e[4]), expect(REAL, &[np, "-Su", "--", "demo/hello"]));
         assert_eq!(argv(&e[5]), expect(REAL, &[np, "-Syyu"]));
         assert_eq!(
             argv(&e[6]),

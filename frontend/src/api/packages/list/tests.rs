@@ -85,7 +85,7 @@ fn installed_marks_upgradable_and_leaves_out_new_packages() {
     assert_eq!(all.len(), 4);
     let hello = all.iter().find(|p| p.name == "demo-hello").unwrap();
     assert_eq!(hello.status, "upgradable");
-    assert!(hello.upgradable);
+    assert_eq!(hello.upgradable, Some(true));
     assert_eq!(hello.available_version.as_deref(), Some("1.11"));
     let lib = all.iter().find(|p| p.name == "demo-lib").unwrap();
     assert_eq!(lib.status, "installed");
@@ -113,13 +113,13 @@ fn all_is_installed_union_upgradable() {
 fn glob_filters_before_counting_total() {
     let (i, u) = fixture();
     let merged = merge(&i, &u);
-    let (page, total) = select(&merged, &params("name=demo-*&status=all"));
+    let (page, total) = select(&merged, &params("name=demo-*&status=all"), Backend::Apt);
     assert_eq!(total, 4);
     assert_eq!(
         names(&page),
         ["demo-app", "demo-hello", "demo-lib", "demo-new-dep"]
     );
-    let (page, total) = select(&merged, &params("name=demo-?ib"));
+    let (page, total) = select(&merged, &params("name=demo-?ib"), Backend::Apt);
     assert_eq!((names(&page), total), (vec!["demo-lib"], 1));
 }
 
@@ -127,24 +127,24 @@ fn glob_filters_before_counting_total() {
 fn sorts_by_name_version_and_size_in_both_orders() {
     let (i, u) = fixture();
     let base = filtered(&i, &u, StatusFilter::Installed);
-    let (page, _) = select(&base, &params("order=desc"));
+    let (page, _) = select(&base, &params("order=desc"), Backend::Apt);
     assert_eq!(
         names(&page),
         ["zlib1g", "demo-lib", "demo-hello", "demo-app"]
     );
     // 1.0 < 1.9 < 1.10 < 1:1.2.13 (epoch wins).
-    let (page, _) = select(&base, &params("sort=version"));
+    let (page, _) = select(&base, &params("sort=version"), Backend::Apt);
     assert_eq!(
         names(&page),
         ["demo-app", "demo-lib", "demo-hello", "zlib1g"]
     );
     // Unknown size sorts first ascending.
-    let (page, _) = select(&base, &params("sort=size"));
+    let (page, _) = select(&base, &params("sort=size"), Backend::Apt);
     assert_eq!(
         names(&page),
         ["demo-lib", "demo-hello", "zlib1g", "demo-app"]
     );
-    let (page, _) = select(&base, &params("sort=size&order=desc"));
+    let (page, _) = select(&base, &params("sort=size&order=desc"), Backend::Apt);
     assert_eq!(
         names(&page),
         ["demo-app", "zlib1g", "demo-hello", "demo-lib"]
@@ -155,13 +155,13 @@ fn sorts_by_name_version_and_size_in_both_orders() {
 fn pagination_reports_total_and_cuts_pages() {
     let (i, u) = fixture();
     let base = filtered(&i, &u, StatusFilter::Installed);
-    let (page, total) = select(&base, &params("limit=2"));
+    let (page, total) = select(&base, &params("limit=2"), Backend::Apt);
     assert_eq!((names(&page), total), (vec!["demo-app", "demo-hello"], 4));
-    let (page, total) = select(&base, &params("limit=2&offset=2"));
+    let (page, total) = select(&base, &params("limit=2&offset=2"), Backend::Apt);
     assert_eq!((names(&page), total), (vec!["demo-lib", "zlib1g"], 4));
-    let (page, total) = select(&base, &params("limit=2&offset=3"));
+    let (page, total) = select(&base, &params("limit=2&offset=3"), Backend::Apt);
     assert_eq!((names(&page), total), (vec!["zlib1g"], 4));
-    let (page, total) = select(&base, &params("offset=99999999999999"));
+    let (page, total) = select(&base, &params("offset=99999999999999"), Backend::Apt);
     assert_eq!((page.len(), total), (0, 4));
 }
 
@@ -181,8 +181,8 @@ fn filtered(
 fn status_filter_applies_in_select() {
     let (i, u) = fixture();
     let all = merge(&i, &u);
-    let (page, total) = select(&all, &params("status=upgradable"));
+    let (page, total) = select(&all, &params("status=upgradable"), Backend::Apt);
     assert_eq!((names(&page), total), (vec!["demo-hello"], 1));
-    let (_, total) = select(&all, &params("status=all"));
+    let (_, total) = select(&all, &params("status=all"), Backend::Apt);
     assert_eq!(total, 5);
 }

@@ -1,6 +1,7 @@
-//! rpm's version order (`rpmvercmp` and EVR comparison), so the broker can tell a downgrade before it asks
-//! dnf for it: dnf 4's `install NAME-OLDER` downgrades silently (recorded: `install-older`), which the API
-//! allows only with `allow_downgrade`.
+//! rpm's version order (`rpmvercmp` and EVR comparison): the order of dnf/yum hosts, used by the broker to
+//! tell a downgrade before it asks dnf for it (dnf 4's `install NAME-OLDER` downgrades silently, recorded:
+//! `install-older`, which the API allows only with `allow_downgrade`) and by the frontend to sort and to
+//! decide `upgradable`. Checked against librpm's own `rpmvercmp` in `protocol/tests/version_order.rs`.
 //!
 //! The algorithm is rpm's `rpmvercmp` (rpmio/rpmvercmp.c): split into alternating runs of digits and
 //! letters, skipping other characters; `~` sorts before anything (even the end), `^` after the end but

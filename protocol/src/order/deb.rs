@@ -1,10 +1,8 @@
-//! Version ordering for `sort=version` and for deciding whether a candidate is newer.
-//!
-//! This is dpkg's algorithm (deb-version(7)): an optional numeric epoch before `:`, then the upstream
+//! dpkg's version order (deb-version(7)): an optional numeric epoch before `:`, then the upstream
 //! version and the revision after the last `-`, each compared by alternating non-digit runs (where `~` sorts
 //! before everything, even the end, and letters before other characters) and digit runs compared
-//! numerically. RPM's rpmvercmp differs in corner cases (`^`, separators) but agrees on ordinary versions;
-//! only display order depends on it.
+//! numerically. The order of apt hosts; checked against `dpkg --compare-versions` in
+//! `protocol/tests/version_order.rs`.
 
 use std::cmp::Ordering;
 
