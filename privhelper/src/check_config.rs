@@ -6,10 +6,10 @@
 //! 0 when the helper would start, 1 otherwise. Checks: `helper.yaml` parses and validates (unknown keys are
 //! errors, as at start); users and groups resolve; a backend is detected and built in; the reboot command
 //! is root-owned and not writable by others (a missing one is a warning: reboots are then unavailable); the
-//! package root and the package-manager configuration files it names exist; the socket's directory, if it
+//! package root and the package-manager configuration files it names exist and are root's alone; the socket's directory, if it
 //! exists, is owned by root and writable by root only.
 
-use lpa_privhelper::config::HelperConfig;
+use lpa_privhelper::config::{ConfigError, HelperConfig, root_owned};
 use lpa_privhelper::launcher::table::change::{RebootCommandError, check_reboot_command};
 use lpa_privhelper::users::Identities;
 use lpa_privhelper::{detect, socket};
@@ -18,14 +18,19 @@ use std::process::ExitCode;
 
 /// Runs every check on the configuration at `path` and prints the verdict.
 pub fn run(path: &Path) -> ExitCode {
-    let cfg = match HelperConfig::load(path) {
+    let mut errors = 0usize;
+    // The file's own ownership is reported, then its content is still checked: every problem at once.
+    if let Err(e) = root_owned::check(path) {
+        eprintln!("error: {e}");
+        errors += 1;
+    }
+    let cfg = match HelperConfig::load_unvetted(path) {
         Ok(cfg) => cfg,
         Err(e) => {
             eprintln!("error: {e}");
-            return verdict(path, 1);
+            return verdict(path, errors + 1);
         }
     };
-    let mut errors = 0usize;
     let mut error = |message: String| {
         eprintln!("error: {}: {message}", path.display());
         errors += 1;
@@ -63,6 +68,7 @@ pub fn run(path: &Path) -> ExitCode {
             cfg.package_root.display()
         ));
     }
+    let mut missing = Vec::new();
     for (key, file) in [
         ("apt.config_file", &cfg.apt.config_file),
         ("dnf.config_file", &cfg.dnf.config_file),
@@ -73,6 +79,17 @@ pub fn run(path: &Path) -> ExitCode {
             && !file.is_file()
         {
             error(format!("`{key}`: {} does not exist", file.display()));
+            missing.push(key);
+        }
+    }
+    // Files that exist but are not root's alone (a missing one is reported above, once).
+    for problem in cfg.vet_named_files(path) {
+        match &problem {
+            ConfigError::Invalid { key, message, .. } if !missing.contains(key) => {
+                error(format!("`{key}`: {message}"))
+            }
+            ConfigError::Invalid { .. } => {}
+            other => error(other.to_string()),
         }
     }
     let socket_dir = match socket::check_directory(&cfg.socket.path) {

@@ -284,30 +284,46 @@ pub enum ConfigError {
 
 impl HelperConfig {
     /// Reads and validates `path`; it and the package-manager configuration files it names must be root's
-    /// alone ([`root_owned`]).
+    /// alone ([`root_owned`]). Stops at the first problem (the helper refuses to start on it);
+    /// `--check-config` uses [`HelperConfig::load_unvetted`] and [`HelperConfig::vet_named_files`] to report
+    /// every problem at once.
     pub fn load(path: &Path) -> Result<HelperConfig, ConfigError> {
-        let unsafe_file = |key: &'static str, e: root_owned::NotRootOwned| ConfigError::Invalid {
-            path: path.to_owned(),
-            key,
-            message: e.to_string(),
-        };
         root_owned::check(path).map_err(|e| ConfigError::NotRootOwned(Box::new(e)))?;
+        let cfg = Self::load_unvetted(path)?;
+        match cfg.vet_named_files(path).into_iter().next() {
+            Some(problem) => Err(problem),
+            None => Ok(cfg),
+        }
+    }
+
+    /// Reads and validates `path` without checking who owns it or the files it names.
+    pub fn load_unvetted(path: &Path) -> Result<HelperConfig, ConfigError> {
         let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
             path: path.to_owned(),
             source,
         })?;
-        let cfg = Self::parse(path, &text)?;
-        let named = [
-            ("apt.config_file", &cfg.apt.config_file),
-            ("dnf.config_file", &cfg.dnf.config_file),
-            ("pacman.config_file", &cfg.pacman.config_file),
-        ];
-        for (key, file) in named {
-            if let Some(file) = file {
-                root_owned::check(file).map_err(|e| unsafe_file(key, e))?;
-            }
-        }
-        Ok(cfg)
+        Self::parse(path, &text)
+    }
+
+    /// The package-manager configuration files this configuration names (package managers run hooks from
+    /// them, as root) that are not root's alone: one error each, naming the key (`path` is the helper's
+    /// configuration file, for messages).
+    pub fn vet_named_files(&self, path: &Path) -> Vec<ConfigError> {
+        [
+            ("apt.config_file", &self.apt.config_file),
+            ("dnf.config_file", &self.dnf.config_file),
+            ("pacman.config_file", &self.pacman.config_file),
+        ]
+        .into_iter()
+        .filter_map(|(key, file)| {
+            let e = root_owned::check(file.as_deref()?).err()?;
+            Some(ConfigError::Invalid {
+                path: path.to_owned(),
+                key,
+                message: e.to_string(),
+            })
+        })
+        .collect()
     }
 
     /// Parses and validates `text`; `path` is only used in messages.

@@ -82,6 +82,29 @@ fn a_good_configuration_passes_and_every_problem_of_a_bad_one_is_named() {
         "--check-config bound a socket"
     );
 
+    // Files that exist but others may write: helper.yaml itself and the apt configuration it names (apt runs
+    // hooks from it as root). Both are named, each with its fix, in one run.
+    let apt_conf = h.dir.path().join("apt.conf");
+    let writable = h.dir.path().join("writable.yaml");
+    std::fs::write(&writable, &text).unwrap();
+    for file in [&writable, &apt_conf] {
+        std::fs::set_permissions(file, std::fs::Permissions::from_mode(0o664)).unwrap();
+    }
+    let (ok, _, stderr) = check(&writable);
+    assert!(!ok, "{stderr}");
+    for needle in [
+        format!("error: {} must be owned by root", writable.display()),
+        format!(
+            "`apt.config_file`: {} must be owned by root",
+            apt_conf.display()
+        ),
+        "chmod go-w".to_owned(),
+        "2 problem(s)".to_owned(),
+    ] {
+        assert!(stderr.contains(&needle), "missing {needle:?} in:\n{stderr}");
+    }
+    std::fs::set_permissions(&apt_conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+
     // An unknown key (the helper refuses those at start) is an error naming the key.
     let unknown = h.dir.path().join("unknown.yaml");
     std::fs::write(&unknown, format!("{text}frontend_usr: 61001\n")).unwrap();
