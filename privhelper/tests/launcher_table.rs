@@ -705,3 +705,54 @@ fn pacman_targets_naming_a_group_or_provide_are_refused_by_the_launcher_even_wit
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(installed().as_deref(), Some("1.0-1"));
 }
+
+#[test]
+fn pacman_removal_of_a_group_or_provide_is_refused_by_the_launcher_and_nothing_is_removed() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_apt, mut table, policy) = sandbox(dir.path());
+    let pacman = lpa_testkit::sandbox::pacman::PacmanSandbox::create(
+        &dir.path().join("pacman"),
+        Snapshot::V1,
+        &["demo-tool"],
+    )
+    .expect("pacman sandbox");
+    // The defect is real: pacman itself removes demo-tool for its group name.
+    let plan = pacman
+        .pacman(&["-R", "--print", "--print-format", "%n", "--", "demo-group"])
+        .expect("pacman runs");
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout).trim(),
+        "demo-tool",
+        "{plan:?}"
+    );
+    table.package_root = pacman.root().to_owned();
+    table.pacman.config_file = Some(pacman.config_path().to_owned());
+    let mut launcher = Launcher::start(table, policy);
+    let installed = || pacman.installed_version("demo-tool");
+    assert!(installed().is_some());
+    let remove = |name: &str| Invocation::PacmanRemove {
+        names: vec![PackageName::new(name).expect("valid")],
+        nosave: false,
+    };
+    for (id, invocation) in (100u64..).zip([
+        remove("demo-group"),
+        remove("demo-virtual"),
+        remove("hello"),
+    ]) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => assert!(
+                why.contains("no installed package named exactly"),
+                "{invocation:?}: {why}"
+            ),
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+        assert!(installed().is_some(), "{invocation:?}");
+    }
+    // Positive control: the exact installed name is removed.
+    launcher.send(&exec(110, remove("demo-tool")));
+    let out = launcher.finished(110).expect("pacman ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(installed(), None);
+}

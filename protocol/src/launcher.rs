@@ -186,6 +186,12 @@ pub enum Invocation {
         /// The package.
         name: PackageName,
     },
+    /// `pacman -Q -- NAME` on the system's local database: the installed package of exactly this name
+    /// (`-Q` matches package names only, never a group or a provide). The launcher's removal guard.
+    PacmanQueryInstalled {
+        /// The package.
+        name: PackageName,
+    },
     /// `pacman -Su [--needed] -- REPO/NAME[=VERSION]…` on the system's databases, never refreshed here: if they
     /// are ahead of the installed system, the pending upgrade completes with the install.
     PacmanInstall {
@@ -307,6 +313,7 @@ impl Invocation {
             Invocation::PacmanQueryUpgrades => "pacman_query_upgrades",
             Invocation::PacmanSyncInfo { .. } => "pacman_sync_info",
             Invocation::PacmanSystemSyncInfo { .. } => "pacman_system_sync_info",
+            Invocation::PacmanQueryInstalled { .. } => "pacman_query_installed",
             Invocation::PacmanCheckLocal => "pacman_check_local",
             Invocation::PacmanInstall { .. } => "pacman_install",
             Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
