@@ -223,6 +223,13 @@ pub enum Invocation {
     /// `rpm -Va --nofiles --nodigest --nosignature --noscripts` with an explicit `--dbpath`: unmet
     /// dependencies of installed packages (`Unsatisfied dependencies for …`), nothing else.
     RpmVerifyDependencies,
+    /// `rpm -q --qf '%{NAME}\n' -- NAME` with an explicit `--dbpath`: the name of each installed package
+    /// NAME selects (rpm reads `NAME-VERSION` forms too, so the caller compares the printed names). The
+    /// launcher's guard before a dnf removal or upgrade.
+    RpmQueryName {
+        /// The package.
+        name: PackageName,
+    },
     /// `dnf repoquery --upgrades --latest-limit=1 --qf FORMAT` from the cache: the newest upgrade of each
     /// installed package.
     DnfRepoqueryUpgrades,
@@ -320,6 +327,7 @@ impl Invocation {
             Invocation::PacmanRemove { .. } => "pacman_remove",
             Invocation::RpmQueryInstalled => "rpm_query_installed",
             Invocation::RpmVerifyDependencies => "rpm_verify_dependencies",
+            Invocation::RpmQueryName { .. } => "rpm_query_name",
             Invocation::DnfRepoqueryUpgrades => "dnf_repoquery_upgrades",
             Invocation::DnfRepoqueryCandidate { .. } => "dnf_repoquery_candidate",
             Invocation::DnfRepoqueryVersions { .. } => "dnf_repoquery_versions",

@@ -13,11 +13,19 @@
 //! databases and requires that exact `Name`, in that `Repository`, at the pinned `Version`. `pacman -R`
 //! removes a group's members for a group name; for a `PacmanRemove` the launcher asks `pacman -Q -- NAME`
 //! (installed package names only) on the system's local database and requires that exact name.
+//!
+//! dnf reads `hello-1.0` as hello at 1.0 and an unknown name as a provide or file. Before a dnf install,
+//! reinstall or downgrade the launcher asks `dnf repoquery --available` for each name (waiting out dnf's
+//! lock, which `exit_on_lock` turns into exit 200) and requires a record named exactly NAME, at exactly
+//! the pinned `EPOCH:VERSION-RELEASE`; before a dnf upgrade or removal it asks `rpm -q --qf '%{NAME}'`
+//! and requires the printed name to be exactly NAME.
 
 use super::spawn::{self, SpawnPolicy};
 use super::table::{self, Table};
 use lpa_protocol::launcher::{AptTarget, Invocation, LaunchError, PacmanTarget};
 use std::time::Duration;
+
+mod dnf;
 
 /// Refuses `inv` when one of its apt targets has no exact record; other entries pass.
 pub fn check(inv: &Invocation, table: &Table, policy: &SpawnPolicy) -> Result<(), LaunchError> {
@@ -27,6 +35,14 @@ pub fn check(inv: &Invocation, table: &Table, policy: &SpawnPolicy) -> Result<()
         Invocation::PacmanInstall { packages, .. } => return check_pacman(packages, table, policy),
         Invocation::PacmanRemove { names, .. } => {
             return check_pacman_installed(names, table, policy);
+        }
+        Invocation::DnfInstall { packages, .. }
+        | Invocation::DnfReinstall { packages }
+        | Invocation::DnfDowngrade { packages } => {
+            return dnf::check_available(inv, packages, table, policy);
+        }
+        Invocation::DnfUpgrade { names } | Invocation::DnfRemove { names } => {
+            return dnf::check_installed(inv, names, table, policy);
         }
         _ => return Ok(()),
     };

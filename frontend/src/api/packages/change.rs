@@ -47,19 +47,30 @@ struct UpdateBody {
     version: Option<String>,
 }
 
+/// How long a change request waits for the request-time lookup. dnf's lookup waits for dnf's lock while
+/// another dnf holds it; the request must not wait with it (the job waits, and says so in its log), so past
+/// this the request is queued and the job decides.
+const LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Refuses `name` with 404 `PKG_NOT_FOUND` when the broker's exact lookup (the one `GET /packages/{name}`
 /// answers from: the installed database and the repository metadata, never a widened match) finds no
 /// package of that name, so a job is never queued for it.
 ///
 /// Only that answer refuses: when the broker cannot tell (helper down, database needing repair, a package
-/// manager error), the request is queued as before and the job decides, with the state it runs against.
+/// manager error, no answer within [`LOOKUP_WAIT`]), the request is queued as before and the job decides, with the state it runs against.
 /// The job-time check stays in any case, since the state can change between this lookup and the run.
 async fn known(state: &AppState, name: &PackageName) -> Result<(), ApiError> {
-    match state
+    let lookup = state
         .helper
-        .call(Operation::PackageDetail { name: name.clone() })
-        .await
-    {
+        .call(Operation::PackageDetail { name: name.clone() });
+    let Ok(answer) = tokio::time::timeout(LOOKUP_WAIT, lookup).await else {
+        tracing::debug!(
+            "request-time lookup of {} not answered within {LOOKUP_WAIT:?}; the job checks",
+            name.as_str()
+        );
+        return Ok(());
+    };
+    match answer {
         Err(HelperClientError::Helper(HelperError::PackageNotFound { name })) => {
             Err(ApiError::PackageNotFound { name })
         }
