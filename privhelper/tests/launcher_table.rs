@@ -566,9 +566,15 @@ fn dnf_values_outside_rpm_grammar_are_refused_by_the_launcher_itself() {
             no_weak_deps: false,
         },
     ));
-    let out = launcher.finished(50).expect("dnf ran");
-    assert!(out.program.ends_with("/dnf"), "{out:?}");
-    assert_ne!(out.exit_code, Some(0), "{out:?}");
+    // Since issue 11 the launcher first confirms the target with `dnf repoquery` itself: on this root dnf
+    // ran and failed, so the refusal is the guard's, after the values passed dnf's grammar.
+    match launcher.finished(50) {
+        Err(LaunchError::NotAvailable(why)) => assert!(
+            why.contains("cannot confirm that hello exists (dnf repoquery exited Some("),
+            "{why}"
+        ),
+        other => panic!("the valid entry did not reach dnf: {other:?}"),
+    }
 }
 
 #[test]
@@ -704,4 +710,152 @@ fn pacman_targets_naming_a_group_or_provide_are_refused_by_the_launcher_even_wit
     let out = launcher.finished(90).expect("pacman ran");
     assert_eq!(out.exit_code, Some(0), "{out:?}");
     assert_eq!(installed().as_deref(), Some("1.0-1"));
+}
+
+#[test]
+fn pacman_removal_of_a_group_or_provide_is_refused_by_the_launcher_and_nothing_is_removed() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_apt, mut table, policy) = sandbox(dir.path());
+    let pacman = lpa_testkit::sandbox::pacman::PacmanSandbox::create(
+        &dir.path().join("pacman"),
+        Snapshot::V1,
+        &["demo-tool"],
+    )
+    .expect("pacman sandbox");
+    // The defect is real: pacman itself removes demo-tool for its group name.
+    let plan = pacman
+        .pacman(&["-R", "--print", "--print-format", "%n", "--", "demo-group"])
+        .expect("pacman runs");
+    assert_eq!(
+        String::from_utf8_lossy(&plan.stdout).trim(),
+        "demo-tool",
+        "{plan:?}"
+    );
+    table.package_root = pacman.root().to_owned();
+    table.pacman.config_file = Some(pacman.config_path().to_owned());
+    let mut launcher = Launcher::start(table, policy);
+    let installed = || pacman.installed_version("demo-tool");
+    assert!(installed().is_some());
+    let remove = |name: &str| Invocation::PacmanRemove {
+        names: vec![PackageName::new(name).expect("valid")],
+        nosave: false,
+    };
+    for (id, invocation) in (100u64..).zip([
+        remove("demo-group"),
+        remove("demo-virtual"),
+        remove("hello"),
+    ]) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => assert!(
+                why.contains("no installed package named exactly"),
+                "{invocation:?}: {why}"
+            ),
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+        assert!(installed().is_some(), "{invocation:?}");
+    }
+    // Positive control: the exact installed name is removed.
+    launcher.send(&exec(110, remove("demo-tool")));
+    let out = launcher.finished(110).expect("pacman ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(installed(), None);
+}
+
+#[test]
+fn dnf_targets_widened_by_dnf_are_refused_by_the_launcher_and_nothing_changes() {
+    let _serial = serial();
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (_apt, mut table, policy) = sandbox(dir.path());
+    let dnf = lpa_testkit::sandbox::dnf::DnfSandbox::create(
+        &dir.path().join("dnf"),
+        Snapshot::V2,
+        &["demo-lib"],
+    )
+    .expect("dnf sandbox");
+    dnf.dnf_checked(&["makecache"]).expect("makecache");
+    // The defect is real: dnf installs hello 1.0 for `hello-1.0` and selects demo-lib for `demo-lib-1.0.1`.
+    let out = dnf
+        .dnf(&["--assumeno", "install", "--", "hello-1.0"])
+        .expect("dnf runs");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.lines()
+            .any(|l| l.trim_start().starts_with("hello ") && l.contains("1.0-1")),
+        "{text}"
+    );
+    let out = dnf
+        .rpm(&["-q", "--qf", "%{NAME}\n", "--", "demo-lib-1.0.1"])
+        .expect("rpm runs");
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "demo-lib",
+        "{out:?}"
+    );
+    table.package_root = dnf.root().to_owned();
+    table.dnf.config_file = Some(dnf.dnf_config_path());
+    table.dnf.releasever = Some(lpa_testkit::sandbox::dnf::RELEASEVER.into());
+    let mut launcher = Launcher::start(table, policy);
+    let refused = [
+        Invocation::DnfInstall {
+            packages: vec![spec("hello-1.0", None)],
+            no_weak_deps: false,
+        },
+        Invocation::DnfInstall {
+            packages: vec![spec("hello", Some("0:9.9-1"))],
+            no_weak_deps: false,
+        },
+        Invocation::DnfInstall {
+            packages: vec![spec("no-such-package", None)],
+            no_weak_deps: false,
+        },
+        Invocation::DnfRemove {
+            names: vec![name("demo-lib-1.0.1")],
+        },
+        Invocation::DnfUpgrade {
+            names: vec![name("hello")],
+        },
+    ];
+    for (id, invocation) in (120u64..).zip(refused) {
+        launcher.send(&exec(id, invocation.clone()));
+        match launcher.finished(id) {
+            Err(LaunchError::NotAvailable(why)) => assert!(
+                why.contains("no available package named exactly")
+                    || why.contains("no installed package named exactly"),
+                "{invocation:?}: {why}"
+            ),
+            other => panic!("{invocation:?} was not refused: {other:?}"),
+        }
+        assert_eq!(dnf.installed_version("hello"), None, "{invocation:?}");
+        assert!(
+            dnf.installed_version("demo-lib").is_some(),
+            "{invocation:?}"
+        );
+    }
+    // Positive controls: the exact pinned record installs, the exact installed name is removed.
+    launcher.send(&exec(
+        130,
+        Invocation::DnfInstall {
+            packages: vec![spec("hello", Some("0:1.0-1"))],
+            no_weak_deps: false,
+        },
+    ));
+    let out = launcher.finished(130).expect("dnf ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert!(
+        dnf.installed_version("hello")
+            .is_some_and(|v| v.contains("1.0-1")),
+        "{:?}",
+        dnf.installed_version("hello")
+    );
+    launcher.send(&exec(
+        131,
+        Invocation::DnfRemove {
+            names: vec![name("hello")],
+        },
+    ));
+    let out = launcher.finished(131).expect("dnf ran");
+    assert_eq!(out.exit_code, Some(0), "{out:?}");
+    assert_eq!(dnf.installed_version("hello"), None);
 }

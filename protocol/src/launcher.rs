@@ -186,6 +186,12 @@ pub enum Invocation {
         /// The package.
         name: PackageName,
     },
+    /// `pacman -Q -- NAME` on the system's local database: the installed package of exactly this name
+    /// (`-Q` matches package names only, never a group or a provide). The launcher's removal guard.
+    PacmanQueryInstalled {
+        /// The package.
+        name: PackageName,
+    },
     /// `pacman -Su [--needed] -- REPO/NAME[=VERSION]…` on the system's databases, never refreshed here: if they
     /// are ahead of the installed system, the pending upgrade completes with the install.
     PacmanInstall {
@@ -217,6 +223,13 @@ pub enum Invocation {
     /// `rpm -Va --nofiles --nodigest --nosignature --noscripts` with an explicit `--dbpath`: unmet
     /// dependencies of installed packages (`Unsatisfied dependencies for …`), nothing else.
     RpmVerifyDependencies,
+    /// `rpm -q --qf '%{NAME}\n' -- NAME` with an explicit `--dbpath`: the name of each installed package
+    /// NAME selects (rpm reads `NAME-VERSION` forms too, so the caller compares the printed names). The
+    /// launcher's guard before a dnf removal or upgrade.
+    RpmQueryName {
+        /// The package.
+        name: PackageName,
+    },
     /// `dnf repoquery --upgrades --latest-limit=1 --qf FORMAT` from the cache: the newest upgrade of each
     /// installed package.
     DnfRepoqueryUpgrades,
@@ -307,12 +320,14 @@ impl Invocation {
             Invocation::PacmanQueryUpgrades => "pacman_query_upgrades",
             Invocation::PacmanSyncInfo { .. } => "pacman_sync_info",
             Invocation::PacmanSystemSyncInfo { .. } => "pacman_system_sync_info",
+            Invocation::PacmanQueryInstalled { .. } => "pacman_query_installed",
             Invocation::PacmanCheckLocal => "pacman_check_local",
             Invocation::PacmanInstall { .. } => "pacman_install",
             Invocation::PacmanSysUpgrade { .. } => "pacman_sys_upgrade",
             Invocation::PacmanRemove { .. } => "pacman_remove",
             Invocation::RpmQueryInstalled => "rpm_query_installed",
             Invocation::RpmVerifyDependencies => "rpm_verify_dependencies",
+            Invocation::RpmQueryName { .. } => "rpm_query_name",
             Invocation::DnfRepoqueryUpgrades => "dnf_repoquery_upgrades",
             Invocation::DnfRepoqueryCandidate { .. } => "dnf_repoquery_candidate",
             Invocation::DnfRepoqueryVersions { .. } => "dnf_repoquery_versions",

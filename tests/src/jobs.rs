@@ -112,3 +112,47 @@ pub fn changes(job: &Value) -> Vec<(String, Option<String>, Option<String>)> {
         })
         .unwrap_or_default()
 }
+
+/// The number of jobs `GET /api/v1/jobs` reports.
+pub async fn job_count(client: &ApiClient) -> u64 {
+    let resp = send(client, reqwest::Method::GET, "/api/v1/jobs", None).await;
+    assert_eq!(resp.status, 200, "{:?}", resp.envelope);
+    resp.data()["total"]
+        .as_u64()
+        .unwrap_or_else(|| panic!("no total in {}", resp.data()))
+}
+
+/// Sends a package change for a name the package database does not know and asserts the request-time
+/// refusal: 404 `PKG_NOT_FOUND`, and no job was queued for it.
+pub async fn refused_not_found(
+    client: &ApiClient,
+    method: reqwest::Method,
+    path: &str,
+    body: Option<Value>,
+) {
+    let jobs = job_count(client).await;
+    let resp = send(client, method.clone(), path, body).await;
+    assert_eq!(resp.status, 404, "{method} {path}: {:?}", resp.envelope);
+    assert_eq!(
+        resp.error_code(),
+        Some("PKG_NOT_FOUND"),
+        "{method} {path}: {:?}",
+        resp.envelope
+    );
+    assert_eq!(
+        job_count(client).await,
+        jobs,
+        "{method} {path} queued a job"
+    );
+}
+
+/// [`refused_not_found`] for `POST /api/v1/packages` of one package.
+pub async fn install_refused(client: &ApiClient, name: &str) {
+    refused_not_found(
+        client,
+        reqwest::Method::POST,
+        "/api/v1/packages",
+        Some(serde_json::json!({"packages": [{"name": name}]})),
+    )
+    .await;
+}

@@ -81,9 +81,7 @@ async fn lifecycle(kind: SandboxKind) {
     );
 
     // Unknown package.
-    let job = wait(&client, &install(&client, "no-such-package").await, LIMIT).await;
-    assert_eq!(job["status"], "failed", "{job}");
-    assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{job}");
+    lpa_tests::jobs::install_refused(&client, "no-such-package").await;
 
     // A conflict is refused, never resolved by removing hello.
     let job = wait(&client, &install(&client, "demo-conflict").await, LIMIT).await;

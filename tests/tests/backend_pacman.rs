@@ -104,9 +104,7 @@ async fn pacman_lifecycle_install_failures_cancel_patches_update_apply_and_remov
     );
 
     // Unknown package.
-    let job = wait(&client, &install(&client, "no-such-package").await, LIMIT).await;
-    assert_eq!(job["status"], "failed", "{job}");
-    assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{job}");
+    lpa_tests::jobs::install_refused(&client, "no-such-package").await;
 
     // A conflict is refused (pacman's default answer), never resolved by removing hello.
     let job = wait(&client, &install(&client, "demo-conflict").await, LIMIT).await;

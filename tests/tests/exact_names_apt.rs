@@ -7,7 +7,7 @@
 //! database and apt's lists and hand apt only the exact `NAME:ARCH[=VERSION]` of a record it found.
 
 use lpa_testkit::fixtures::apt::{Snapshot, versions};
-use lpa_tests::jobs::{changes, install, send, wait};
+use lpa_tests::jobs::{install, install_refused, refused_not_found, send, wait};
 use lpa_tests::stack;
 use reqwest::Method;
 use serde_json::json;
@@ -75,7 +75,7 @@ async fn real_apt_widens_unknown_names_and_takes_the_exact_form_literally() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn widening_forms_install_nothing_and_fail_with_pkg_not_found() {
+async fn widening_forms_are_404_at_request_time_and_install_nothing() {
     let stack = stack::plain();
     let client = stack::client(&stack);
     let before = dpkg_status(&stack);
@@ -94,11 +94,7 @@ async fn widening_forms_install_nothing_and_fail_with_pkg_not_found() {
     let resp = send(&client, Method::GET, "/api/v1/packages/hello", None).await;
     assert_eq!(resp.status, 200, "{:?}", resp.envelope);
     for name in WIDENING {
-        let id = install(&client, name).await;
-        let job = wait(&client, &id, LIMIT).await;
-        assert_eq!(job["status"], "failed", "{name}: {job}\n{}", stack.logs());
-        assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{name}: {job}");
-        assert!(changes(&job).is_empty(), "{name}: {job}");
+        install_refused(&client, name).await;
         assert_eq!(
             dpkg_status(&stack),
             before,
@@ -106,16 +102,13 @@ async fn widening_forms_install_nothing_and_fail_with_pkg_not_found() {
         );
     }
     // Mixed with a real name, the whole request is refused: nothing of it is installed.
-    let resp = send(
+    refused_not_found(
         &client,
         Method::POST,
         "/api/v1/packages",
         Some(json!({"packages": [{"name": "demo-tool"}, {"name": "hell."}]})),
     )
     .await;
-    assert_eq!(resp.status, 202, "{:?}", resp.envelope);
-    let job = wait(&client, resp.data()["job_id"].as_str().expect("id"), LIMIT).await;
-    assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{job}");
     assert_eq!(dpkg_status(&stack), before);
     // Positive control: the exact name installs.
     let id = install(&client, "hello").await;
@@ -128,7 +121,7 @@ async fn widening_forms_install_nothing_and_fail_with_pkg_not_found() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn widening_forms_remove_and_update_nothing() {
+async fn widening_forms_of_remove_and_update_are_404_and_change_nothing() {
     let stack = stack::with_pending_updates();
     let client = stack::client(&stack);
     let before = dpkg_status(&stack);
@@ -140,11 +133,7 @@ async fn widening_forms_remove_and_update_nothing() {
             ),
             (Method::PUT, format!("/api/v1/packages/{name}")),
         ] {
-            let resp = send(&client, method.clone(), &path, None).await;
-            assert_eq!(resp.status, 202, "{method} {path}: {:?}", resp.envelope);
-            let job = wait(&client, resp.data()["job_id"].as_str().expect("id"), LIMIT).await;
-            assert_eq!(job["status"], "failed", "{method} {path}: {job}");
-            assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{method} {path}: {job}");
+            refused_not_found(&client, method.clone(), &path, None).await;
             assert_eq!(dpkg_status(&stack), before, "{method} {path}");
         }
     }

@@ -7,7 +7,7 @@
 
 use lpa_testkit::fixtures::pacman::versions as v;
 use lpa_testkit::sandbox::SandboxKind;
-use lpa_tests::jobs::{changes, install, send, wait};
+use lpa_tests::jobs::{install_refused, refused_not_found, send, wait};
 use lpa_tests::scenario::start;
 use lpa_tests::stack;
 use reqwest::Method;
@@ -50,24 +50,15 @@ async fn groups_and_provides_install_and_remove_nothing_and_pins_are_exact() {
     let stack = start(SandboxKind::Pacman, &["hello"]);
     let client = stack::client(&stack);
     for name in WIDENING {
-        let job = wait(&client, &install(&client, name).await, LIMIT).await;
-        assert_eq!(job["status"], "failed", "{name}: {job}\n{}", stack.logs());
-        assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{name}: {job}");
-        assert!(changes(&job).is_empty(), "{name}: {job}");
+        install_refused(&client, name).await;
         assert_eq!(
             stack.sandbox().installed_version("demo-tool"),
             None,
             "{name}"
         );
-        let resp = send(
-            &client,
-            Method::DELETE,
-            &format!("/api/v1/packages/{name}"),
-            None,
-        )
-        .await;
-        let job = wait(&client, resp.data()["job_id"].as_str().expect("id"), LIMIT).await;
-        assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{name}: {job}");
+        for method in [Method::DELETE, Method::PUT] {
+            refused_not_found(&client, method, &format!("/api/v1/packages/{name}"), None).await;
+        }
     }
     // A version the repository does not list installs nothing.
     let resp = send(

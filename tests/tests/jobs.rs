@@ -236,13 +236,14 @@ async fn conflicting_install_fails_and_removes_nothing() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn unknown_package_fails_with_pkg_not_found() {
+async fn unknown_package_is_404_at_request_time_and_queues_nothing() {
     let stack = stack::plain();
     let client = stack::client(&stack);
-    let id = install(&client, "no-such-package").await;
-    let job = wait(&client, &id, LIMIT).await;
-    assert_eq!(job["status"], "failed", "{job}");
-    assert_eq!(job["error_code"], "PKG_NOT_FOUND", "{job}");
+    lpa_tests::jobs::install_refused(&client, "no-such-package").await;
+    assert_eq!(stack.sandbox().installed_version("no-such-package"), None);
+    // Positive control: a name apt knows is queued and installed.
+    let id = install(&client, "hello").await;
+    assert_eq!(wait(&client, &id, LIMIT).await["status"], "completed");
 }
 
 #[tokio::test(flavor = "multi_thread")]

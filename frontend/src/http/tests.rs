@@ -152,6 +152,11 @@ fn answer(op: &Operation) -> Reply {
                 installed: Some(record("demo-hello", "1.0")),
                 candidate: Some(record("demo-hello", "1.1")),
             })),
+            // Available, not installed: what the job tests install.
+            "hello" => Ok(Outcome::PackageDetail(PackageDetail {
+                installed: None,
+                candidate: Some(record("hello", "1.0")),
+            })),
             "ghost" => Ok(Outcome::PackageDetail(PackageDetail {
                 installed: None,
                 candidate: None,

@@ -132,7 +132,12 @@ impl Services {
             .map_err(|e| HelperError::Validation {
                 message: e.to_string(),
             })?;
-        let detail = self.manager.detail(name.clone()).await?;
+        let mut detail = self.manager.detail(name.clone()).await?;
+        // Only a record of exactly this name counts: a lookup tool may widen the name (dnf's repoquery
+        // reads `hello-1.0` as hello at 1.0, pacman's `-Si` may answer a provide), and the frontend refuses
+        // a change at request time on this answer (issue 11).
+        detail.installed.take_if(|r| r.name != name.as_str());
+        detail.candidate.take_if(|r| r.name != name.as_str());
         if detail.installed.is_none() && detail.candidate.is_none() {
             return Err(HelperError::PackageNotFound {
                 name: name.as_str().to_owned(),

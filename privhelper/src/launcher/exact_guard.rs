@@ -10,12 +10,22 @@
 //!
 //! pacman installs a group's members or a provider for a name that is no package, even as `REPO/NAME`;
 //! for a `PacmanInstall` the launcher asks `pacman -Si -- NAME` (package names only) on the system's sync
-//! databases and requires that exact `Name`, in that `Repository`, at the pinned `Version`.
+//! databases and requires that exact `Name`, in that `Repository`, at the pinned `Version`. `pacman -R`
+//! removes a group's members for a group name; for a `PacmanRemove` the launcher asks `pacman -Q -- NAME`
+//! (installed package names only) on the system's local database and requires that exact name.
+//!
+//! dnf reads `hello-1.0` as hello at 1.0 and an unknown name as a provide or file. Before a dnf install,
+//! reinstall or downgrade the launcher asks `dnf repoquery --available` for each name (waiting out dnf's
+//! lock, which `exit_on_lock` turns into exit 200) and requires a record named exactly NAME, at exactly
+//! the pinned `EPOCH:VERSION-RELEASE`; before a dnf upgrade or removal it asks `rpm -q --qf '%{NAME}'`
+//! and requires the printed name to be exactly NAME.
 
 use super::spawn::{self, SpawnPolicy};
 use super::table::{self, Table};
 use lpa_protocol::launcher::{AptTarget, Invocation, LaunchError, PacmanTarget};
 use std::time::Duration;
+
+mod dnf;
 
 /// Refuses `inv` when one of its apt targets has no exact record; other entries pass.
 pub fn check(inv: &Invocation, table: &Table, policy: &SpawnPolicy) -> Result<(), LaunchError> {
@@ -23,6 +33,17 @@ pub fn check(inv: &Invocation, table: &Table, policy: &SpawnPolicy) -> Result<()
         Invocation::AptGetInstall { packages, .. } => packages,
         Invocation::AptGetRemove { names, .. } | Invocation::AptGetOnlyUpgrade { names } => names,
         Invocation::PacmanInstall { packages, .. } => return check_pacman(packages, table, policy),
+        Invocation::PacmanRemove { names, .. } => {
+            return check_pacman_installed(names, table, policy);
+        }
+        Invocation::DnfInstall { packages, .. }
+        | Invocation::DnfReinstall { packages }
+        | Invocation::DnfDowngrade { packages } => {
+            return dnf::check_available(inv, packages, table, policy);
+        }
+        Invocation::DnfUpgrade { names } | Invocation::DnfRemove { names } => {
+            return dnf::check_installed(inv, names, table, policy);
+        }
         _ => return Ok(()),
     };
     let pinned = matches!(inv, Invocation::AptGetInstall { .. });
@@ -95,6 +116,40 @@ fn check_pacman(
     Ok(())
 }
 
+fn check_pacman_installed(
+    names: &[lpa_protocol::PackageName],
+    table: &Table,
+    policy: &SpawnPolicy,
+) -> Result<(), LaunchError> {
+    for name in names {
+        let query = Invocation::PacmanQueryInstalled { name: name.clone() };
+        let out = spawn::run_with(
+            |fd| table::command_line(&query, table, fd),
+            policy,
+            policy.timeout.min(Duration::from_secs(120)),
+            None,
+            |_| {},
+        )?;
+        if out.exit_code != Some(0) || !is_installed_line(&out.stdout, name.as_str()) {
+            return Err(LaunchError::NotAvailable(format!(
+                "refusing a pacman argument: no installed package named exactly {name}"
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `pacman -Q -- NAME` printed exactly one line `NAME VERSION`.
+fn is_installed_line(stdout: &str, name: &str) -> bool {
+    let mut lines = stdout.lines().filter(|l| !l.trim().is_empty());
+    let first = lines.next();
+    lines.next().is_none()
+        && first.is_some_and(|l| {
+            let mut f = l.split_whitespace();
+            f.next() == Some(name) && f.next().is_some() && f.next().is_none()
+        })
+}
+
 /// Whether `apt-cache show` output has a record of exactly `t` (and `version`, when given).
 fn has_exact_record(stdout: &str, t: &AptTarget, version: Option<&str>) -> bool {
     crate::pkgdb::deb822::parse(stdout).iter().any(|p| {
@@ -135,5 +190,16 @@ mod tests {
         ));
         assert!(!has_exact_record(shown, &t("hell.", "all", None), None));
         assert!(!has_exact_record("", &t("hello", "all", None), None));
+    }
+
+    #[test]
+    fn only_one_exact_installed_line_passes() {
+        assert!(is_installed_line("demo-tool 1.0-1\n", "demo-tool"));
+        assert!(!is_installed_line("demo-tool 1.0-1\n", "demo-too"));
+        assert!(!is_installed_line("", "demo-tool"));
+        assert!(!is_installed_line(
+            "demo-tool 1.0-1\nhello 1.0-1\n",
+            "demo-tool"
+        ));
     }
 }

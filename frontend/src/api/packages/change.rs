@@ -1,12 +1,14 @@
 //! `POST /packages` (install), `PUT /packages/{name}` (update), `DELETE /packages/{name}` (remove): each
-//! validates its input, queues a job and answers 202 with the job.
+//! validates its input, refuses a name the package database does not know (404 `PKG_NOT_FOUND`, nothing
+//! queued), queues a job and answers 202 with the job.
 
 use crate::api::jobs::accepted;
 use crate::api::{Reply, Request, json};
+use crate::helper_client::HelperClientError;
 use crate::http::{ApiError, AppState};
 use crate::jobs::intent::Intent;
 use crate::jobs::record::Requester;
-use lpa_protocol::{InstallOptions, PackageName, PackageSpec};
+use lpa_protocol::{HelperError, InstallOptions, Operation, PackageName, PackageSpec};
 use serde::Deserialize;
 use serde_json::json;
 
@@ -45,6 +47,44 @@ struct UpdateBody {
     version: Option<String>,
 }
 
+/// How long a change request waits for the request-time lookup. dnf's lookup waits for dnf's lock while
+/// another dnf holds it; the request must not wait with it (the job waits, and says so in its log), so past
+/// this the request is queued and the job decides.
+const LOOKUP_WAIT: std::time::Duration = std::time::Duration::from_secs(2);
+
+/// Refuses `name` with 404 `PKG_NOT_FOUND` when the broker's exact lookup (the one `GET /packages/{name}`
+/// answers from: the installed database and the repository metadata, never a widened match) finds no
+/// package of that name, so a job is never queued for it.
+///
+/// Only that answer refuses: when the broker cannot tell (helper down, database needing repair, a package
+/// manager error, no answer within [`LOOKUP_WAIT`]), the request is queued as before and the job decides, with the state it runs against.
+/// The job-time check stays in any case, since the state can change between this lookup and the run.
+async fn known(state: &AppState, name: &PackageName) -> Result<(), ApiError> {
+    let lookup = state
+        .helper
+        .call(Operation::PackageDetail { name: name.clone() });
+    let Ok(answer) = tokio::time::timeout(LOOKUP_WAIT, lookup).await else {
+        tracing::debug!(
+            "request-time lookup of {} not answered within {LOOKUP_WAIT:?}; the job checks",
+            name.as_str()
+        );
+        return Ok(());
+    };
+    match answer {
+        Err(HelperClientError::Helper(HelperError::PackageNotFound { name })) => {
+            Err(ApiError::PackageNotFound { name })
+        }
+        Err(e) => {
+            tracing::debug!(
+                "request-time lookup of {} not conclusive: {e}",
+                name.as_str()
+            );
+            Ok(())
+        }
+        Ok(_) => Ok(()),
+    }
+}
+
 /// `POST /packages`.
 pub async fn install(state: &AppState, request: &Request<'_>) -> Result<Reply, ApiError> {
     let body: InstallBody = json::parse(request.body, None)?;
@@ -70,6 +110,10 @@ pub async fn install(state: &AppState, request: &Request<'_>) -> Result<Reply, A
             .map(|v| json::version("packages[].version", v))
             .transpose()?;
         packages.push(PackageSpec { name, version });
+    }
+    // Validation of the whole body first (a 400 wins over a 404), then one lookup per name.
+    for spec in &packages {
+        known(state, &spec.name).await?;
     }
     let options = InstallOptions {
         no_recommends: body.options.no_recommends,
@@ -97,6 +141,7 @@ pub async fn update(
         .map(|v| json::version("version", v))
         .transpose()?;
     let target = version.as_ref().map(ToString::to_string);
+    known(state, &name).await?;
     let job = state.jobs.submit(
         Intent::Update {
             name: name.clone(),
@@ -125,6 +170,7 @@ pub async fn remove(
         });
     }
     let name = json::package_name(state, "name", name.as_str()).await?;
+    known(state, &name).await?;
     let job = state.jobs.submit(
         Intent::Remove {
             name: name.clone(),

@@ -444,6 +444,51 @@ async fn reboot_is_409_while_a_package_job_is_pending_then_accepted_and_cancel_d
 }
 
 #[tokio::test]
+async fn a_name_the_broker_does_not_know_is_404_at_request_time_and_queues_nothing() {
+    let h = Harness::new();
+    let _b = h.job_broker();
+    let requests = [
+        (
+            Method::POST,
+            "/api/v1/packages",
+            r#"{"packages": [{"name": "hello"}, {"name": "no-such"}]}"#,
+        ),
+        (Method::PUT, "/api/v1/packages/no-such", ""),
+        (Method::DELETE, "/api/v1/packages/no-such", ""),
+    ];
+    for (method, uri, body) in requests {
+        let (status, v) = h.send_json(method.clone(), uri, body).await;
+        assert_eq!(
+            (status, code(&v)),
+            (StatusCode::NOT_FOUND, "PKG_NOT_FOUND"),
+            "{method} {uri}: {v}"
+        );
+        assert_eq!(v["error"]["retryable"], false, "{v}");
+    }
+    assert_eq!(h.state.jobs.with_jobs(|j| j.count()), 0);
+    // Positive control: a name the broker knows is queued.
+    let (status, v) = h
+        .send_json(Method::DELETE, "/api/v1/packages/hello", "")
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    assert_eq!(h.state.jobs.with_jobs(|j| j.count()), 1);
+}
+
+#[tokio::test]
+async fn with_the_helper_down_an_install_is_still_queued() {
+    // The broker cannot tell whether the name exists: the job decides when it runs.
+    let h = Harness::new();
+    let (status, v) = h
+        .send_json(
+            Method::POST,
+            "/api/v1/packages",
+            r#"{"packages": [{"name": "no-such"}]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+}
+
+#[tokio::test]
 async fn queue_full_is_429_in_the_envelope() {
     let mut h = Harness::new();
     h.state = crate::http::AppState::new(crate::http::ApiSettings {

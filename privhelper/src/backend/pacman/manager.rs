@@ -164,16 +164,26 @@ impl PackageManager for PacmanManager {
                 .iter()
                 .find(|p| p.name == name.as_str())
                 .cloned();
-            let out = self
-                .launcher
-                .exec(Invocation::PacmanSyncInfo { name: name.clone() })
-                .await?;
-            // `-Si` exits 1 with "error: package 'X' was not found" when no repository offers it.
-            let candidate = match out.exit_code {
-                Some(0) => info::parse(&out.stdout),
-                Some(1) if out.stderr.contains("was not found") => None,
-                _ => return Err(exec_error(&out)),
-            };
+            // The listing database first (what the upgradable list shows); if it has no such package, the
+            // system's sync databases, which installs are planned against: the listing database is only
+            // synced by a cache refresh, and a package an install would find must not be answered 404 (the
+            // frontend refuses install/update/remove at request time on that answer).
+            let mut candidate = None;
+            for inv in [
+                Invocation::PacmanSyncInfo { name: name.clone() },
+                Invocation::PacmanSystemSyncInfo { name: name.clone() },
+            ] {
+                let out = self.launcher.exec(inv).await?;
+                // `-Si` exits 1 with "error: package 'X' was not found" when no repository offers it.
+                candidate = match out.exit_code {
+                    Some(0) => info::parse(&out.stdout),
+                    Some(1) if out.stderr.contains("was not found") => None,
+                    _ => return Err(exec_error(&out)),
+                };
+                if candidate.as_ref().is_some_and(|c| c.name == name.as_str()) {
+                    break;
+                }
+            }
             Ok(PackageDetail {
                 installed,
                 candidate,

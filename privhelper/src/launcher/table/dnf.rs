@@ -88,7 +88,9 @@ impl Program {
 /// The program `inv` runs; `None` when it is not a dnf/rpm entry.
 pub fn program_of(inv: &Invocation, settings: &DnfSettings) -> Option<Program> {
     match inv {
-        Invocation::RpmQueryInstalled | Invocation::RpmVerifyDependencies => Some(Program::Rpm),
+        Invocation::RpmQueryInstalled
+        | Invocation::RpmVerifyDependencies
+        | Invocation::RpmQueryName { .. } => Some(Program::Rpm),
         _ if changes_host(inv).is_some() => Some(match settings.front_end {
             FrontEnd::Dnf => Program::Dnf,
             FrontEnd::Yum => Program::Yum,
@@ -110,6 +112,7 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         | Invocation::DnfRemove { .. } => Some(true),
         Invocation::RpmQueryInstalled
         | Invocation::RpmVerifyDependencies
+        | Invocation::RpmQueryName { .. }
         | Invocation::DnfRepoqueryUpgrades
         | Invocation::DnfRepoqueryCandidate { .. }
         | Invocation::DnfRepoqueryVersions { .. }
@@ -158,7 +161,10 @@ pub fn args(
         return Ok(None);
     };
     let sandboxed = package_root != Path::new("/");
-    if let Invocation::RpmQueryInstalled | Invocation::RpmVerifyDependencies = inv {
+    if let Invocation::RpmQueryInstalled
+    | Invocation::RpmVerifyDependencies
+    | Invocation::RpmQueryName { .. } = inv
+    {
         let mut args = Vec::new();
         if sandboxed {
             args.push(format!("--root={}", path_arg(package_root)?));
@@ -166,6 +172,9 @@ pub fn args(
         args.push(format!("--dbpath={RPM_DBPATH}"));
         if let Invocation::RpmQueryInstalled = inv {
             args.extend(["-qa".into(), "--qf".into(), INSTALLED_QF.into()]);
+        } else if let Invocation::RpmQueryName { name } = inv {
+            args.extend(["-q".into(), "--qf".into(), "%{NAME}\n".into()]);
+            args.extend(["--".into(), checked_name(name)?]);
         } else {
             // Dependencies only: no file, digest, signature or script checks.
             args.extend(

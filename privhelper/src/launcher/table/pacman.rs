@@ -87,7 +87,8 @@ pub fn changes_host(inv: &Invocation) -> Option<bool> {
         Invocation::PacmanQueryUpgrades
         | Invocation::PacmanCheckLocal
         | Invocation::PacmanSyncInfo { .. }
-        | Invocation::PacmanSystemSyncInfo { .. } => Some(false),
+        | Invocation::PacmanSystemSyncInfo { .. }
+        | Invocation::PacmanQueryInstalled { .. } => Some(false),
         _ => None,
     }
 }
@@ -133,7 +134,9 @@ pub fn args(
     // -Q rejects --noprogressbar ("invalid option"); every other entry takes it.
     if !matches!(
         inv,
-        Invocation::PacmanQueryUpgrades | Invocation::PacmanCheckLocal
+        Invocation::PacmanQueryUpgrades
+            | Invocation::PacmanCheckLocal
+            | Invocation::PacmanQueryInstalled { .. }
     ) {
         args.push("--noprogressbar".into());
     }
@@ -150,6 +153,10 @@ pub fn args(
         Invocation::PacmanCheckLocal => {
             args.push("-Dk".into());
             Vec::new()
+        }
+        Invocation::PacmanQueryInstalled { name } => {
+            args.push("-Q".into());
+            vec![checked_name(name)?]
         }
         Invocation::PacmanSyncInfo { name } | Invocation::PacmanSystemSyncInfo { name } => {
             args.push("-Si".into());
@@ -285,6 +292,9 @@ mod tests {
                 names: vec![name("demo-tool")],
                 nosave: true,
             },
+            Invocation::PacmanQueryInstalled {
+                name: name("demo-tool"),
+            },
         ]
     }
 
@@ -320,6 +330,7 @@ mod tests {
         );
         assert_eq!(argv(&e[7]), expect(REAL, &[np, "-R", "--", "demo-tool"]));
         assert_eq!(argv(&e[8]), expect(REAL, &[np, "-Rn", "--", "demo-tool"]));
+        assert_eq!(argv(&e[9]), expect(REAL, &["-Q", "--", "demo-tool"]));
     }
 
     #[test]

@@ -87,6 +87,20 @@ fn exact_argv_of_each_read_entry() {
         ]
     );
     assert_eq!(
+        argv(&Invocation::RpmQueryName {
+            name: name("demo-lib")
+        }),
+        [
+            "--root=/w/root",
+            "--dbpath=/var/lib/rpm",
+            "-q",
+            "--qf",
+            "%{NAME}\n",
+            "--",
+            "demo-lib"
+        ]
+    );
+    assert_eq!(
         argv(&Invocation::DnfRepoqueryUpgrades),
         with_global(&[
             "-q",
