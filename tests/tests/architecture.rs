@@ -159,12 +159,21 @@ fn code_lines(dir: &str, skip: impl Fn(&str) -> bool) -> usize {
 /// The launcher is the one root process that runs code on requests: it must stay the smallest of the three
 /// roles, so a reviewer can read all of it. Its argv tables (`launcher/table*`) are pure functions from
 /// validated values to argument lists and are counted apart; what runs — the serve loop, spawning, cancel,
-/// the status pipe — has a budget.
+/// the status pipe — has a budget. The exact-name guard (`launcher/exact_guard*`: before a change, confirm
+/// with the package manager that each name is exactly one package, so a compromised broker cannot widen a
+/// request) has its own budget, so that neither can grow by hiding in the other.
 #[test]
 fn the_launcher_is_the_smallest_role_and_stays_within_its_budget() {
     const LAUNCHER_BUDGET: usize = 900;
-    let is_table = |rel: &str| rel.starts_with("privhelper/src/launcher/table");
-    let launcher = code_lines("privhelper/src/launcher", is_table);
+    const GUARD_BUDGET: usize = 350;
+    let is_table_or_guard = |rel: &str| {
+        rel.starts_with("privhelper/src/launcher/table")
+            || rel.starts_with("privhelper/src/launcher/exact_guard")
+    };
+    let launcher = code_lines("privhelper/src/launcher", is_table_or_guard);
+    let guard = code_lines("privhelper/src/launcher", |rel| {
+        !rel.starts_with("privhelper/src/launcher/exact_guard")
+    });
     let tables = code_lines("privhelper/src/launcher/table", |_| false);
     let broker = code_lines("privhelper/src/broker", |_| false)
         + code_lines("privhelper/src/backend", |_| false)
@@ -175,8 +184,12 @@ fn the_launcher_is_the_smallest_role_and_stays_within_its_budget() {
         "the launcher grew to {launcher} lines of code (budget {LAUNCHER_BUDGET}): move logic to the broker"
     );
     assert!(
-        launcher < broker && launcher < frontend,
-        "launcher {launcher} lines, broker {broker}, frontend {frontend}"
+        guard > 0 && guard <= GUARD_BUDGET,
+        "the exact-name guard has {guard} lines of code (budget {GUARD_BUDGET})"
+    );
+    assert!(
+        launcher + guard < broker && launcher + guard < frontend,
+        "launcher {launcher} + guard {guard} lines, broker {broker}, frontend {frontend}"
     );
     assert!(tables > 0, "the argv tables were found");
 }
