@@ -12,6 +12,7 @@
 
 pub mod confinement;
 pub mod health;
+pub mod health_state;
 pub mod jobs;
 pub mod json;
 pub mod packages;

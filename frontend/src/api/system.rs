@@ -9,10 +9,26 @@ use serde_json::{Value, json};
 /// The API version reported in `/system/info`.
 pub const API_VERSION: &str = "v1";
 
-/// Host facts from the helper.
+/// Host facts as kept by [`crate::api::health_state`] (re-read after every job and periodically); an
+/// unavailable helper is a 503 `HELPER_UNAVAILABLE` as before, answered without waiting on it. Only the very
+/// first request, before the background read got there, asks the helper itself.
 pub async fn info(state: &AppState) -> Result<Value, ApiError> {
+    state.health.start(state.helper.clone(), state.jobs.clone());
+    let kept = state.health.snapshot().await;
+    match (&kept.helper, &kept.host) {
+        (Some(Ok(_)), Some(facts)) => return Ok(info_json(&facts.now())),
+        (Some(Err(reason)), _) => {
+            return Err(ApiError::HelperUnavailable {
+                message: reason.clone(),
+            });
+        }
+        _ => {}
+    }
     match state.helper.call(Operation::SystemInfo).await? {
-        Outcome::SystemInfo(host) => Ok(info_json(&host)),
+        Outcome::SystemInfo(host) => {
+            state.health.store_host(host.clone());
+            Ok(info_json(&host))
+        }
         other => Err(unexpected("system info", &other)),
     }
 }

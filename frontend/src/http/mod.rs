@@ -112,6 +112,8 @@ pub struct AppState {
     pub refusals: crate::listener::refusals::Refusals,
     /// Hot-reload state: problems for `/health`, live connections by client serial.
     pub reload: Arc<crate::reload::State>,
+    /// The helper's liveness, confinement and host facts, kept current for `/health` and `/system/info`.
+    pub health: Arc<crate::api::health_state::HealthState>,
     router: Router,
 }
 
@@ -136,6 +138,7 @@ impl AppState {
             websockets: Default::default(),
             refusals: Default::default(),
             reload: Default::default(),
+            health: Default::default(),
             router: Router::new(),
         })
     }
