@@ -300,3 +300,57 @@ print(r.status_code, envelope["success"], envelope["error"]["code"])
         stack.logs()
     );
 }
+
+/// A head beyond hyper's own 64 KiB buffer, or with more lines than its parser takes, never reaches the
+/// service: hyper answers 431 itself. That answer is enveloped too (`listener::automatic`), with a request id
+/// header, and the connection closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_beyond_the_parsers_buffer_gets_the_enveloped_431() {
+    let stack = stack::plain();
+    // 80 KiB in one header, the client writing all of it before reading.
+    let pad = "a".repeat(80 * 1024);
+    let huge = send_then_read(
+        &stack,
+        &[format!(
+            "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Pad: {pad}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes()],
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(
+        status_and_code(&huge),
+        (431, "HEADERS_TOO_LARGE".to_owned()),
+        "{}",
+        stack.logs()
+    );
+    let (_, headers, _) = parse_response(&huge);
+    let text = format!("{headers:?}").to_ascii_lowercase();
+    assert!(text.contains("x-request-id"), "{text}");
+
+    // 300 header lines: beyond the parser's line ceiling.
+    let lines: String = (0..300).map(|i| format!("X-Line-{i}: x\r\n")).collect();
+    let many = send_then_read(
+        &stack,
+        &[
+            format!("GET /health HTTP/1.1\r\nHost: localhost\r\n{lines}Connection: close\r\n\r\n")
+                .into_bytes(),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(
+        status_and_code(&many),
+        (431, "HEADERS_TOO_LARGE".to_owned())
+    );
+
+    // Positive control on the same stack: a normal request is answered by the service.
+    let fine = send_then_read(
+        &stack,
+        &[b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec()],
+        Duration::ZERO,
+    )
+    .await;
+    let (status, _, _) = parse_response(&fine);
+    assert_eq!(status, 200);
+}
