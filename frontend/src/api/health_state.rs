@@ -105,8 +105,7 @@ impl HealthState {
     pub async fn snapshot(&self) -> Snapshot {
         let mut rx = self.snapshot.subscribe();
         let _ = tokio::time::timeout(FIRST_CHECK_WAIT, rx.wait_for(|s| s.checked)).await;
-        let snapshot = rx.borrow().clone();
-        snapshot
+        rx.borrow().clone()
     }
 
     /// Asks the refresher to re-read host facts and the repair state now (without waiting for it).
