@@ -13,7 +13,8 @@
 //!   refreshed on (re)connect, after every job that ends, every [`REFRESH_EVERY`], and on
 //!   [`HealthState::refresh_soon`]. The repair state is also updated by any read that meets it (the
 //!   client records it: [`crate::helper_client::HelperClient::needs_repair`]). `uptime_seconds` is
-//!   advanced locally from the time of the last read.
+//!   advanced locally from the time of the last read. A `/system/info` request that finds the facts older
+//!   than the end of the last job reads them itself, so `reboot_required` right after a job is never stale.
 //!
 //! Until the first check finished (a moment after start) a health request waits for it, at most
 //! [`FIRST_CHECK_WAIT`], so the first answer is not a spurious "unknown".
@@ -26,6 +27,7 @@ use lpa_protocol::{Backend, HostInfo, Operation, Outcome};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
+use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
 /// Time between pings on the liveness connection.
@@ -35,8 +37,8 @@ const PING_EVERY: Duration = Duration::from_millis(500);
 pub const PING_LIMIT: Duration = Duration::from_secs(2);
 /// How often an unreachable helper is tried again.
 const RECONNECT_EVERY: Duration = Duration::from_millis(250);
-/// Deadline of connecting and of each background read.
-const READ_LIMIT: Duration = Duration::from_secs(5);
+/// Deadline of each background read (and of `/system/info`'s own read).
+pub const READ_LIMIT: Duration = Duration::from_secs(5);
 /// Periodic refresh of host facts and the repair state.
 const REFRESH_EVERY: Duration = Duration::from_secs(60);
 /// How long a request waits for the very first check.
@@ -49,6 +51,8 @@ pub struct HostFacts {
     pub host: HostInfo,
     /// When it said it (to advance `uptime_seconds`).
     pub read_at: Instant,
+    /// Wall-clock time just before the read was sent: a job that ended after it may have changed the facts.
+    pub asked_at: OffsetDateTime,
 }
 
 impl HostFacts {
@@ -113,12 +117,14 @@ impl HealthState {
         self.refresh.notify_one();
     }
 
-    /// Stores host facts read by a request (the first `/system/info` before the refresher got there).
-    pub fn store_host(&self, host: HostInfo) {
+    /// Stores host facts asked for at `asked_at` (by the refresher, or by a `/system/info` request that found
+    /// none or found them older than the last job's end).
+    pub fn store_host(&self, host: HostInfo, asked_at: OffsetDateTime) {
         self.snapshot.send_modify(|s| {
             s.host = Some(HostFacts {
                 host,
                 read_at: Instant::now(),
+                asked_at,
             })
         });
     }
@@ -183,12 +189,13 @@ impl HealthState {
             if !matches!(self.snapshot.borrow().helper, Some(Ok(_))) {
                 continue;
             }
+            let asked_at = OffsetDateTime::now_utc();
             if let Ok(Answer {
                 outcome: Outcome::SystemInfo(host),
                 ..
             }) = helper.call_within(Operation::SystemInfo, READ_LIMIT).await
             {
-                self.store_host(host);
+                self.store_host(host, asked_at);
             }
             // The client records the repair state from the answer ([`HelperClient::needs_repair`]).
             let _ = helper
