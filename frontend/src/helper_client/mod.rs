@@ -121,6 +121,7 @@ pub fn is_retry_safe(operation: &Operation) -> bool {
             | Operation::PackageDetail { .. }
             | Operation::ListUpgradable
             | Operation::PackageStateStamp
+            | Operation::Confinement
     )
 }
 
