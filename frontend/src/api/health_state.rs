@@ -142,6 +142,9 @@ impl HealthState {
             // A new broker (first start or restart): its confinement is read once, the rest refreshed.
             let confinement = read_confinement(&helper).await;
             let backend = watch.backend();
+            if matches!(self.snapshot.borrow().helper, Some(Err(_))) {
+                tracing::info!(backend = backend.as_str(), "the helper is available again");
+            }
             self.snapshot.send_modify(|s| {
                 s.checked = true;
                 s.helper = Some(Ok(backend));
