@@ -121,9 +121,12 @@ async fn a_stopped_helper_never_makes_health_hang() {
 
     let pids = helper_processes(stack.helper_pid().expect("helper runs"));
     let stopped = Instant::now();
-    for pid in &pids {
-        kill(Pid::from_raw(*pid), Signal::SIGSTOP).expect("SIGSTOP");
-    }
+    // A short-lived child of the launcher (a package manager run) may be gone by now: ESRCH is fine.
+    let stopped_count = pids
+        .iter()
+        .filter(|pid| kill(Pid::from_raw(**pid), Signal::SIGSTOP).is_ok())
+        .count();
+    assert!(stopped_count >= 2, "launcher and broker stopped: {pids:?}");
     // Every answer is prompt (timed_health panics otherwise), and the stuck helper shows as unresponsive.
     let (doc, seen) = poll_until(&client, stopped, Duration::from_secs(8), |d| {
         d["checks"]["helper"] != "ok"
