@@ -31,18 +31,18 @@ use time::OffsetDateTime;
 use tokio::sync::{Notify, watch};
 
 /// Time between pings on the liveness connection.
-const PING_EVERY: Duration = Duration::from_millis(500);
+pub const PING_EVERY: Duration = Duration::from_millis(500);
 /// A ping unanswered this long marks the helper unresponsive (generous: a busy 2-core host is not a dead one;
 /// a broker that exits is seen at once from its socket instead).
 pub const PING_LIMIT: Duration = Duration::from_secs(2);
 /// How often an unreachable helper is tried again.
-const RECONNECT_EVERY: Duration = Duration::from_millis(250);
+pub const RECONNECT_EVERY: Duration = Duration::from_millis(250);
 /// Deadline of each background read (and of `/system/info`'s own read).
 pub const READ_LIMIT: Duration = Duration::from_secs(5);
 /// Periodic refresh of host facts and the repair state.
-const REFRESH_EVERY: Duration = Duration::from_secs(60);
+pub const REFRESH_EVERY: Duration = Duration::from_secs(60);
 /// How long a request waits for the very first check.
-const FIRST_CHECK_WAIT: Duration = Duration::from_secs(3);
+pub const FIRST_CHECK_WAIT: Duration = Duration::from_secs(3);
 
 /// Host facts as last read, and when.
 #[derive(Debug, Clone)]
