@@ -163,3 +163,48 @@ async fn a_stopped_helper_never_makes_health_hang() {
         stack.logs()
     );
 }
+
+/// The package database's repair state is refreshed in the background, not only when a read meets it: the
+/// database is broken behind the service's back (demo-lib removed with `--force-depends`, demo-app's
+/// dependency unmet) and no package list is read; after the next job ends, `/health` names the breakage.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_database_broken_behind_the_services_back_shows_after_the_next_job() {
+    let stack = stack::with_pending_updates();
+    let client = stack::client(&stack);
+    // Positive control: healthy before.
+    let (doc, _) = timed_health(&client).await;
+    assert_eq!(doc["status"], "healthy", "{doc}");
+
+    let apt = stack.sandbox().apt().expect("an apt sandbox");
+    let root = apt.root().display().to_string();
+    let out = apt
+        .command("dpkg")
+        .args([
+            format!("--root={root}"),
+            format!("--log={root}/var/log/dpkg.log"),
+            "--force-depends".to_owned(),
+            "-r".to_owned(),
+            "demo-lib".to_owned(),
+        ])
+        .output()
+        .expect("dpkg runs");
+    assert!(out.status.success(), "{out:?}");
+
+    let job = lpa_tests::jobs::wait(
+        &client,
+        &lpa_tests::jobs::install(&client, "hello").await,
+        Duration::from_secs(60),
+    )
+    .await;
+    assert_eq!(job["status"], "failed", "{job}");
+    let (doc, seen) = poll_until(&client, Instant::now(), Duration::from_secs(5), |d| {
+        d["status"] == "degraded"
+    })
+    .await;
+    assert!(seen.is_some(), "never degraded: {doc}\n{}", stack.logs());
+    let pm = doc["checks"]["package_manager"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(pm.contains("demo-app") && pm.contains("demo-lib"), "{pm}");
+    assert_eq!(doc["checks"]["helper"], "ok", "{doc}");
+}
