@@ -17,7 +17,8 @@
 //! 4. **HTTP/1.1** with header-count, header-size and buffer limits; `server.request_timeout_seconds` bounds
 //!    reading a request head, which also bounds idle keep-alive. Every connection hyper ends closes with a
 //!    lingering close (`linger`), so an answer given before the request was read (413, 408, 431) reaches a
-//!    client that is still sending instead of being destroyed by a TCP reset.
+//!    client that is still sending instead of being destroyed by a TCP reset. The 431 hyper answers itself
+//!    for a head beyond its buffer is enveloped on its way out (`automatic`).
 //!
 //! Shutdown: cancelling the token stops the accept loop, asks every connection to finish its current request
 //! (hyper's graceful shutdown) and waits for the [`TaskTracker`]. hyper's own `GracefulShutdown` cannot watch
@@ -44,6 +45,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, warn};
 
+mod automatic;
 mod linger;
 pub mod refusals;
 mod sources;
@@ -52,8 +54,8 @@ mod tests;
 
 pub use linger::{LINGER_BYTES, LINGER_TIME};
 
-/// Most header lines hyper parses (beyond, hyper answers a bare 431). The API's own limit is lower
-/// ([`http::MAX_HEADERS`]) and answered with an enveloped 431; this is only the parser's ceiling.
+/// Most header lines hyper parses (beyond, hyper answers 431 itself, enveloped on its way out by
+/// `automatic`). The API's own limit is lower ([`http::MAX_HEADERS`]); this is only the parser's ceiling.
 const PARSER_MAX_HEADERS: usize = 2 * http::MAX_HEADERS;
 /// hyper's read buffer per connection (hyper panics below 8 KiB). Also the ceiling for a request head that
 /// hyper parses at all: heads above [`http::MAX_HEAD_BYTES`] but below this get the enveloped 431.
@@ -328,7 +330,10 @@ async fn serve_connection(
         .max_header_size(MAX_BUF_SIZE)
         .max_buf_size(MAX_BUF_SIZE);
     let connection = builder
-        .serve_connection(TokioIo::new(linger::Lingering::new(tls)), service)
+        .serve_connection(
+            TokioIo::new(linger::Lingering::new(automatic::Enveloped::new(tls))),
+            service,
+        )
         .with_upgrades();
     tokio::pin!(connection);
     let result = tokio::select! {

@@ -184,6 +184,7 @@ fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
         .websockets
         .set_max_per_identity(config.websocket.max_sessions_per_identity);
     let jobs = state.jobs.clone();
+    let health = (state.health.clone(), state.helper.clone());
     let shared_tls: tls::SharedServerConfig = Arc::new(arc_swap::ArcSwap::new(server_tls.config));
     let reloader = Arc::new(
         Reloader::new(
@@ -261,6 +262,8 @@ fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
         }
         // Jobs left running by a previous process are resolved, then queued jobs run.
         jobs.start();
+        // The helper's liveness and host facts, kept current for /health and /system/info.
+        health.0.start(health.1, jobs.clone());
         let shutdown = CancellationToken::new();
         let mut serving = tokio::spawn(listener::serve(tcp, ctx, shutdown.clone()));
         // The listener accepts (and has since it was bound): tell systemd we are up (Type=notify).

@@ -50,19 +50,29 @@ fn config_with(stack: &Stack, name: &str, port: u16, extra: &str) -> PathBuf {
 
 /// Starts the frontend as 61001 with an empty bounding set (as systemd would) on `config`.
 fn start_frontend(stack: &Stack, config: &Path, port: u16, name: &str) -> Frontend {
+    start_frontend_with(stack, config, port, name, true)
+}
+
+/// Starts the frontend as 61001 on `config`; with `empty_bounding_set` false the bounding set is left as
+/// inherited from root (full), as when no service manager empties it.
+fn start_frontend_with(
+    stack: &Stack,
+    config: &Path,
+    port: u16,
+    name: &str,
+    empty_bounding_set: bool,
+) -> Frontend {
     let log = stack.work_dir().join(format!("{name}.log"));
     let out = std::fs::File::create(&log).expect("log file");
+    let mut args = vec!["--reuid=61001", "--regid=61001", "--clear-groups"];
+    if empty_bounding_set {
+        args.push("--bounding-set=-all");
+    }
+    args.extend(["--inh-caps=-all", "--"]);
     // Test code starting the product: the disallowed-methods lint guards product code, not tests.
     #[allow(clippy::disallowed_methods)]
     let child = std::process::Command::new("/usr/bin/setpriv")
-        .args([
-            "--reuid=61001",
-            "--regid=61001",
-            "--clear-groups",
-            "--bounding-set=-all",
-            "--inh-caps=-all",
-            "--",
-        ])
+        .args(args)
         .arg(lpa_testkit::paths::binary_path("linux-patch-api").expect("binary"))
         .arg("--config")
         .arg(config)
@@ -288,4 +298,48 @@ async fn best_effort_confinement_with_an_impossible_step_starts_degraded() {
     let s = proc_status(fe.child.id());
     assert_eq!(s.seccomp, 2, "{s:?}");
     assert!(fe.log().contains("degraded confinement"), "{}", fe.log());
+}
+
+/// A frontend started without an emptied capability bounding set (no service manager did it) says so:
+/// `/health` is `degraded` and `confinement.frontend.degraded` names the bounding set; the same frontend with
+/// the empty set (positive control) is `healthy` with nothing degraded.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_non_empty_bounding_set_makes_health_degraded_and_an_empty_one_healthy() {
+    let stack = stack::plain();
+    for empty in [true, false] {
+        let port = free_port();
+        let name = format!("frontend-bounding-{empty}");
+        let config = config_with(&stack, &format!("{name}.yaml"), port, "");
+        let mut fe = start_frontend_with(&stack, &config, port, &name, empty);
+        let data = health(&stack, &mut fe).await;
+        // Read once it answers: setpriv has exec'd the frontend by then.
+        let bounding = proc_status(fe.child.id()).cap_bnd;
+        let degraded = data["confinement"]["frontend"]["degraded"]
+            .as_array()
+            .expect("degraded list")
+            .clone();
+        if empty {
+            assert_eq!(bounding, 0, "setpriv emptied the bounding set");
+            assert_eq!(data["status"], "healthy", "{data}\n{}", fe.log());
+            assert!(degraded.is_empty(), "{data}");
+        } else {
+            assert_ne!(bounding, 0, "the bounding set was left as inherited");
+            assert_eq!(data["status"], "degraded", "{data}");
+            assert_eq!(degraded.len(), 1, "{data}");
+            assert!(
+                degraded[0]
+                    .as_str()
+                    .unwrap_or("")
+                    .contains("capability bounding set not empty"),
+                "{data}"
+            );
+            // Nothing else is wrong: the helper and the broker's confinement are fine.
+            assert_eq!(data["checks"]["helper"], "ok", "{data}");
+            assert_eq!(
+                data["confinement"]["broker"]["degraded"],
+                serde_json::json!([]),
+                "{data}"
+            );
+        }
+    }
 }

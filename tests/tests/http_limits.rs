@@ -250,3 +250,107 @@ async fn a_body_that_is_not_json_is_415() {
     let (status, _, body) = parse_response(&answer);
     assert_eq!(status, 202, "{}", String::from_utf8_lossy(&body));
 }
+
+/// Python `requests` (Debian `python3-requests`), a real third-party client with its defaults — no
+/// `Expect: 100-continue`, the whole body written before the answer is read — over mTLS: an oversized body gets
+/// the enveloped 413, not a connection error. Positive control: the same client with a small body gets the
+/// handler's own answer (400 for the empty object).
+#[tokio::test(flavor = "multi_thread")]
+async fn python_requests_posting_an_oversized_body_gets_the_enveloped_413() {
+    const PYTHON: &str = "/usr/bin/python3";
+    let stack = stack::plain();
+    let pki = stack.pki();
+    let script = r#"
+import json, sys, requests
+url, ca, cert, key, size = sys.argv[1:6]
+body = b"{" + b" " * (int(size) - 2) + b"}"
+try:
+    r = requests.post(url, data=body, headers={"Content-Type": "application/json"},
+                      verify=ca, cert=(cert, key), timeout=30)
+except requests.exceptions.RequestException as e:
+    print("error", type(e).__name__, e)
+    sys.exit(0)
+envelope = r.json()
+print(r.status_code, envelope["success"], envelope["error"]["code"])
+"#;
+    let url = format!("https://127.0.0.1:{}/api/v1/packages", stack.port());
+    let run = |size: usize| {
+        let out = lpa_testkit::run::command(PYTHON)
+            .args(["-c", script, &url])
+            .arg(&pki.ca_cert)
+            .arg(&pki.client.cert)
+            .arg(&pki.client.key)
+            .arg(size.to_string())
+            .output()
+            .expect("python3 runs (CI installs python3-requests)");
+        let stdout = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+        assert!(
+            out.status.success(),
+            "python failed: {stdout}\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        stdout
+    };
+    assert_eq!(run(2), "400 False INVALID_REQUEST", "{}", stack.logs());
+    // 4 MiB: four times `max_body_bytes`.
+    assert_eq!(
+        run(4 * 1024 * 1024),
+        "413 False PAYLOAD_TOO_LARGE",
+        "{}",
+        stack.logs()
+    );
+}
+
+/// A head beyond hyper's own 64 KiB buffer, or with more lines than its parser takes, never reaches the
+/// service: hyper answers 431 itself. That answer is enveloped too (`listener::automatic`), with a request id
+/// header, and the connection closes.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_head_beyond_the_parsers_buffer_gets_the_enveloped_431() {
+    let stack = stack::plain();
+    // 80 KiB in one header, the client writing all of it before reading.
+    let pad = "a".repeat(80 * 1024);
+    let huge = send_then_read(
+        &stack,
+        &[format!(
+            "GET /health HTTP/1.1\r\nHost: localhost\r\nX-Pad: {pad}\r\nConnection: close\r\n\r\n"
+        )
+        .into_bytes()],
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(
+        status_and_code(&huge),
+        (431, "HEADERS_TOO_LARGE".to_owned()),
+        "{}",
+        stack.logs()
+    );
+    let (_, headers, _) = parse_response(&huge);
+    let text = format!("{headers:?}").to_ascii_lowercase();
+    assert!(text.contains("x-request-id"), "{text}");
+
+    // 300 header lines: beyond the parser's line ceiling.
+    let lines: String = (0..300).map(|i| format!("X-Line-{i}: x\r\n")).collect();
+    let many = send_then_read(
+        &stack,
+        &[
+            format!("GET /health HTTP/1.1\r\nHost: localhost\r\n{lines}Connection: close\r\n\r\n")
+                .into_bytes(),
+        ],
+        Duration::ZERO,
+    )
+    .await;
+    assert_eq!(
+        status_and_code(&many),
+        (431, "HEADERS_TOO_LARGE".to_owned())
+    );
+
+    // Positive control on the same stack: a normal request is answered by the service.
+    let fine = send_then_read(
+        &stack,
+        &[b"GET /health HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n".to_vec()],
+        Duration::ZERO,
+    )
+    .await;
+    let (status, _, _) = parse_response(&fine);
+    assert_eq!(status, 200);
+}

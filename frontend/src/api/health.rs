@@ -1,8 +1,10 @@
 //! `GET /health`: is the service able to do its job, and how confined is it.
 //!
-//! The helper is pinged on every call (cheap: an idle connection and a `Ping` the broker answers itself), so
-//! the answer reflects the helper *now*. A helper that cannot be reached makes the status `degraded`; the
-//! check itself still answers 200, because the frontend is up and can say what is wrong.
+//! Nothing here asks the broker: the helper's liveness, its confinement and the package database's repair
+//! state come from the state the frontend keeps current in the background ([`super::health_state`]; a dead helper
+//! shows within a second, a stuck one within [`super::health_state::PING_LIMIT`] plus a ping interval). A helper
+//! that cannot be reached makes the status `degraded`; the check itself still answers 200, because the
+//! frontend is up and can say what is wrong.
 //!
 //! `last_cache_update` and `cache_status` come from the cache state (`<state_dir>/state/cache.json`). A
 //! `stale` or `unknown` cache makes the check queue one background `cache_refresh` job (never a second one
@@ -27,49 +29,32 @@
 //! unconfined by design and never degrades the status.
 
 use super::confinement;
-use crate::helper_client::Answer;
 use crate::http::AppState;
 use crate::jobs::cache::CacheStatus;
-use lpa_protocol::{Operation, Outcome};
 use serde_json::{Value, json};
 use time::OffsetDateTime;
-
-/// The health check answers within this even when the helper hangs (monitoring probes time out quickly).
-const HELPER_PING_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// A certificate closer than this to its expiry is reported (without degrading the status).
 const CERT_WARNING_DAYS: i64 = 30;
 
-/// The health document.
+/// The health document, from the kept state ([`super::health_state`]): answering never waits on the broker.
 pub async fn health(state: &AppState) -> Value {
-    let (helper, package_manager, helper_ok) = match state
-        .helper
-        .call_within(Operation::Ping, HELPER_PING_TIMEOUT)
-        .await
-    {
-        Ok(answer) => ("ok".to_owned(), answer.backend.as_str().to_owned(), true),
-        Err(e) => {
-            let text = e.to_string();
+    state.health.start(state.helper.clone(), state.jobs.clone());
+    let kept = state.health.snapshot().await;
+    let (helper, package_manager, helper_ok) = match &kept.helper {
+        Some(Ok(backend)) => ("ok".to_owned(), backend.as_str().to_owned(), true),
+        Some(Err(reason)) => (reason.clone(), reason.clone(), false),
+        None => {
+            let text = "the helper has not been reached yet".to_owned();
             (text.clone(), text, false)
         }
     };
     let now = OffsetDateTime::now_utc();
     // A database that needs repair (an unmet dependency) is named here: the package manager cannot
-    // compute updates until an administrator fixes it. The upgradable list is cached by the broker while
-    // the package state is unchanged, so this costs a round trip on a healthy host.
-    let (package_manager, repair_ok) = if helper_ok {
-        match state
-            .helper
-            .call_within(Operation::ListUpgradable, HELPER_PING_TIMEOUT)
-            .await
-        {
-            Err(crate::helper_client::HelperClientError::Helper(
-                lpa_protocol::HelperError::NeedsRepair { message },
-            )) => (format!("{package_manager}: {message}"), false),
-            _ => (package_manager, true),
-        }
-    } else {
-        (package_manager, true)
+    // compute updates until an administrator fixes it. The broker's last word on it is kept by the client.
+    let (package_manager, repair_ok) = match (helper_ok, state.helper.needs_repair()) {
+        (true, Some(message)) => (format!("{package_manager}: {message}"), false),
+        _ => (package_manager, true),
     };
     let (certificates, cert_ok) = certificate_check(
         state
@@ -83,6 +68,7 @@ pub async fn health(state: &AppState) -> Value {
     let cache = state.jobs.cache();
     let cache_status = cache.status();
     if helper_ok {
+        // Queues one background job at most; never waits for it.
         state.jobs.refresh_cache_if_stale();
     }
     let job_queue = state.jobs.health_check();
@@ -94,11 +80,7 @@ pub async fn health(state: &AppState) -> Value {
             c
         }
     });
-    let (broker, launcher) = if helper_ok {
-        helper_confinement(state).await
-    } else {
-        (None, None)
-    };
+    let (broker, launcher) = kept.confinement;
     let confinement_ok = [&frontend, &broker]
         .iter()
         .all(|c| c.as_ref().is_none_or(|c| !c.is_degraded()));
@@ -134,36 +116,6 @@ pub async fn health(state: &AppState) -> Value {
             "launcher": launcher,
         },
     })
-}
-
-/// The broker's and the launcher's self-measurements, `None` where the helper could not say.
-async fn helper_confinement(
-    state: &AppState,
-) -> (
-    Option<confinement::Confinement>,
-    Option<confinement::Confinement>,
-) {
-    match state
-        .helper
-        .call_within(Operation::Confinement, HELPER_PING_TIMEOUT)
-        .await
-    {
-        Ok(Answer {
-            outcome: Outcome::Confinement(report),
-            ..
-        }) => (
-            Some(confinement::Confinement::from(&report.broker)),
-            report.launcher.as_ref().map(confinement::Confinement::from),
-        ),
-        Ok(other) => {
-            tracing::warn!(outcome = ?other.outcome, "unexpected answer to a confinement request");
-            (None, None)
-        }
-        Err(e) => {
-            tracing::warn!(error = %e, "the helper did not report its confinement");
-            (None, None)
-        }
-    }
 }
 
 /// `ok`, `expires in N days` (within the warning window) or `expired`; the flag is false only when expired.

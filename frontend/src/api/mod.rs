@@ -2,7 +2,9 @@
 //! [`Endpoint`] and a decoded [`Query`]) and return the `data` of the envelope or an [`ApiError`].
 //!
 //! - [`health`]: `GET /health` with the self-measured [`confinement`] of the frontend.
-//! - [`system`]: host facts and service status, from the helper.
+//! - [`health_state`]: the helper's liveness, confinement and host facts kept current in the background, so
+//!   `/health` and `/system/info` never wait on the broker.
+//! - [`system`]: host facts (kept by [`health_state`]) and service status, from the helper.
 //! - [`packages`]: the package list (installed ∪ upgradable), one package's detail, and the install, update
 //!   and remove jobs.
 //! - [`patches`]: pending updates and the patch-apply job.
@@ -12,6 +14,7 @@
 
 pub mod confinement;
 pub mod health;
+pub mod health_state;
 pub mod jobs;
 pub mod json;
 pub mod packages;

@@ -9,10 +9,40 @@ use serde_json::{Value, json};
 /// The API version reported in `/system/info`.
 pub const API_VERSION: &str = "v1";
 
-/// Host facts from the helper.
+/// Host facts as kept by [`crate::api::health_state`] (re-read after every job and periodically); an
+/// unavailable helper is a 503 `HELPER_UNAVAILABLE` as before, answered without waiting on it. The helper is
+/// asked only when no facts are kept yet or a job ended after they were asked for (it may have changed
+/// `reboot_required`), so a client checking right after its job sees the new state.
 pub async fn info(state: &AppState) -> Result<Value, ApiError> {
-    match state.helper.call(Operation::SystemInfo).await? {
-        Outcome::SystemInfo(host) => Ok(info_json(&host)),
+    state.health.start(state.helper.clone(), state.jobs.clone());
+    let kept = state.health.snapshot().await;
+    let last_job_end = state.jobs.with_jobs(|jobs| {
+        jobs.filter(|j| j.status.is_terminal())
+            .map(|j| j.updated_at)
+            .max()
+    });
+    match (&kept.helper, &kept.host) {
+        (Some(Ok(_)), Some(facts)) if last_job_end.is_none_or(|end| end < facts.asked_at) => {
+            return Ok(info_json(&facts.now()));
+        }
+        (Some(Err(reason)), _) => {
+            return Err(ApiError::HelperUnavailable {
+                message: reason.clone(),
+            });
+        }
+        _ => {}
+    }
+    let asked_at = time::OffsetDateTime::now_utc();
+    // Bounded like the background reads: a helper that is stuck but not yet detected cannot hang the answer.
+    let answer = state
+        .helper
+        .call_within(Operation::SystemInfo, crate::api::health_state::READ_LIMIT)
+        .await?;
+    match answer.outcome {
+        Outcome::SystemInfo(host) => {
+            state.health.store_host(host.clone(), asked_at);
+            Ok(info_json(&host))
+        }
         other => Err(unexpected("system info", &other)),
     }
 }

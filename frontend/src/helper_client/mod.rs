@@ -10,11 +10,16 @@
 //! that read ([`is_retry_safe`]). Operations that change the host ([`Operation::changes_host`]) go through
 //! [`HelperClient::start_change`] instead ([`stream`]): a dedicated connection, streamed events, cancel and
 //! abort, and never an automatic retry.
+//!
+//! The client remembers the last answer it saw about the package database's repair state
+//! ([`HelperClient::needs_repair`]): any read answered with [`HelperError::NeedsRepair`] sets it, a
+//! successful `ListUpgradable` clears it. `/health` shows it without asking the broker itself.
 
 mod connection;
 #[cfg(test)]
 pub(crate) mod fake_broker;
 pub mod stream;
+pub mod watch;
 
 pub use stream::{ChangeCall, ChangeControl, ChangeMessage};
 
@@ -91,6 +96,8 @@ pub struct HelperClient {
     socket: PathBuf,
     timeout: Duration,
     idle: Mutex<Vec<Connection>>,
+    /// The broker's last word on the package database: `Some(message)` while it needs repair.
+    repair: Mutex<Option<String>>,
 }
 
 impl std::fmt::Debug for HelperClient {
@@ -114,6 +121,7 @@ pub fn is_retry_safe(operation: &Operation) -> bool {
             | Operation::PackageDetail { .. }
             | Operation::ListUpgradable
             | Operation::PackageStateStamp
+            | Operation::Confinement
     )
 }
 
@@ -124,6 +132,7 @@ impl HelperClient {
             socket,
             timeout,
             idle: Mutex::new(Vec::new()),
+            repair: Mutex::new(None),
         }
     }
 
@@ -171,10 +180,37 @@ impl HelperClient {
         Ok(backend)
     }
 
+    /// The socket this client connects to.
+    pub fn socket(&self) -> &std::path::Path {
+        &self.socket
+    }
+
+    /// `Some(message)` when the broker's last word was that the package database needs repair.
+    pub fn needs_repair(&self) -> Option<String> {
+        self.repair.lock().ok().and_then(|r| r.clone())
+    }
+
+    /// Records what an answer says about the package database's repair state.
+    fn note_repair(&self, operation: &Operation, result: &Result<Outcome, HelperError>) {
+        let update = match result {
+            Err(HelperError::NeedsRepair { message }) => Some(Some(message.clone())),
+            Ok(_) if matches!(operation, Operation::ListUpgradable) => Some(None),
+            _ => None,
+        };
+        if let Some(update) = update
+            && let Ok(mut repair) = self.repair.lock()
+        {
+            *repair = update;
+        }
+    }
+
     async fn call_inner(&self, operation: Operation) -> Result<Answer, HelperClientError> {
         if let Some(mut conn) = self.take_idle() {
             match conn.exchange(operation.clone()).await {
-                Ok(result) => return self.finish(conn, result),
+                Ok(result) => {
+                    self.note_repair(&operation, &result);
+                    return self.finish(conn, result);
+                }
                 Err(e) if e.is_stale_connection() && is_retry_safe(&operation) => {
                     tracing::debug!(error = %e, "idle helper connection was stale; reconnecting");
                 }
@@ -182,7 +218,8 @@ impl HelperClient {
             }
         }
         let mut conn = Connection::open(&self.socket).await?;
-        let result = conn.exchange(operation).await?;
+        let result = conn.exchange(operation.clone()).await?;
+        self.note_repair(&operation, &result);
         self.finish(conn, result)
     }
 

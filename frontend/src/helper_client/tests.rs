@@ -336,3 +336,35 @@ mod streamed {
         assert!(!is_retry_safe(&install()));
     }
 }
+
+/// `/health` shows the repair state from the client's record: any read answered with `NeedsRepair` sets it,
+/// a successful `ListUpgradable` clears it, and other answers leave it alone.
+#[tokio::test]
+async fn the_repair_state_follows_the_brokers_answers() {
+    let dir = tempfile::tempdir().unwrap();
+    let (socket, client) = client(&dir);
+    let broken = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let flag = broken.clone();
+    let _broker = FakeBroker::start(&socket, HelloMode::Ack(Backend::Apt), move |op| {
+        let broken = flag.load(std::sync::atomic::Ordering::SeqCst);
+        Reply::Answer(match op {
+            Operation::ListUpgradable if broken => Err(HelperError::NeedsRepair {
+                message: "demo-app depends on demo-lib".into(),
+            }),
+            Operation::ListUpgradable => Ok(Outcome::Upgradable(vec![])),
+            _ => Ok(Outcome::Pong),
+        })
+    });
+    assert_eq!(client.needs_repair(), None, "unknown is not broken");
+    assert!(client.call(Operation::ListUpgradable).await.is_err());
+    assert_eq!(
+        client.needs_repair().as_deref(),
+        Some("demo-app depends on demo-lib")
+    );
+    // A ping says nothing about the database.
+    client.call(Operation::Ping).await.unwrap();
+    assert!(client.needs_repair().is_some());
+    broken.store(false, std::sync::atomic::Ordering::SeqCst);
+    client.call(Operation::ListUpgradable).await.unwrap();
+    assert_eq!(client.needs_repair(), None);
+}

@@ -30,8 +30,8 @@ use uuid::Uuid;
 
 /// Most header lines in one request; more gets an enveloped 431.
 pub const MAX_HEADERS: usize = 64;
-/// Most bytes of request line plus headers; more gets an enveloped 431 (hyper's own parser stops at 64 KiB
-/// with a bare 431).
+/// Most bytes of request line plus headers; more gets an enveloped 431 (beyond 64 KiB hyper's parser answers
+/// 431 itself, enveloped on its way out by `listener::automatic`).
 pub const MAX_HEAD_BYTES: usize = 16 * 1024;
 
 /// Refuses a request head over [`MAX_HEADERS`] lines or [`MAX_HEAD_BYTES`] bytes (431).
@@ -112,6 +112,8 @@ pub struct AppState {
     pub refusals: crate::listener::refusals::Refusals,
     /// Hot-reload state: problems for `/health`, live connections by client serial.
     pub reload: Arc<crate::reload::State>,
+    /// The helper's liveness, confinement and host facts, kept current for `/health` and `/system/info`.
+    pub health: Arc<crate::api::health_state::HealthState>,
     router: Router,
 }
 
@@ -136,6 +138,7 @@ impl AppState {
             websockets: Default::default(),
             refusals: Default::default(),
             reload: Default::default(),
+            health: Default::default(),
             router: Router::new(),
         })
     }

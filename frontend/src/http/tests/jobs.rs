@@ -540,3 +540,70 @@ async fn health_reports_the_cache_state_and_queues_one_refresh() {
     assert_eq!(v["data"]["cache_status"], "failed");
     assert_eq!(v["data"]["status"], "degraded");
 }
+
+/// `/system/info` answers from kept host facts (a change on the host alone is not re-read on every request),
+/// but a job that ended after the facts were read makes the next request read them again: `reboot_required`
+/// right after a job that needs a reboot is `true`, not the value from before the job.
+#[tokio::test]
+async fn system_info_is_kept_and_read_again_after_a_job_ends() {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let h = Harness::new();
+    let reboot = Arc::new(AtomicBool::new(false));
+    let reads = Arc::new(AtomicUsize::new(0));
+    let (flag, count) = (reboot.clone(), reads.clone());
+    let _b = FakeBroker::start(
+        &h.dir.path().join("helper.sock"),
+        HelloMode::Ack(Backend::Apt),
+        move |op| match op {
+            Operation::SystemInfo => {
+                count.fetch_add(1, Ordering::SeqCst);
+                let Reply::Answer(Ok(Outcome::SystemInfo(mut host))) = super::answer(op) else {
+                    unreachable!("the stand-in answers system info")
+                };
+                if flag.load(Ordering::SeqCst) {
+                    host.reboot_required = lpa_protocol::RebootRequired::Yes {
+                        reason: "linux-image".into(),
+                    };
+                }
+                Reply::Answer(Ok(Outcome::SystemInfo(host)))
+            }
+            Operation::Install { .. } => Reply::Script(Script::ok(vec![], vec![])),
+            other => super::answer(other),
+        },
+    );
+    h.state.jobs.start();
+    let (status, _, v) = h.send(Method::GET, "/api/v1/system/info").await;
+    assert_eq!(status, StatusCode::OK, "{v}");
+    assert_eq!(v["data"]["reboot_required"], false);
+    // Let the background reads after connecting settle, then count from here.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let before = reads.load(Ordering::SeqCst);
+    reboot.store(true, Ordering::SeqCst);
+    for _ in 0..5 {
+        let (_, _, v) = h.send(Method::GET, "/api/v1/system/info").await;
+        assert_eq!(v["data"]["reboot_required"], false, "kept: {v}");
+    }
+    assert_eq!(
+        reads.load(Ordering::SeqCst),
+        before,
+        "answered without the helper"
+    );
+
+    let (status, v) = h
+        .send_json(
+            Method::POST,
+            "/api/v1/packages",
+            r#"{"packages": [{"name": "hello", "version": null}]}"#,
+        )
+        .await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{v}");
+    let job = h.wait_job(v["data"]["job_id"].as_str().unwrap()).await;
+    assert_eq!(job["status"], "completed", "{job}");
+    let (_, _, v) = h.send(Method::GET, "/api/v1/system/info").await;
+    assert_eq!(
+        v["data"]["reboot_required"], true,
+        "read again after the job: {v}"
+    );
+    assert_eq!(v["data"]["reboot_required_reason"], "linux-image");
+}
