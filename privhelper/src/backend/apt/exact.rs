@@ -15,10 +15,9 @@
 //! directly because those may be compressed (`Acquire::GzipIndexes`) or, for `file:` repositories,
 //! symlinks out of the package root the broker may read.
 
+use crate::backend::support::not_found;
 use lpa_protocol::launcher::AptTarget;
-use lpa_protocol::{
-    Architecture, ChangeFailure, FailureKind, HelperError, PackageName, PackageSpec, Version,
-};
+use lpa_protocol::{Architecture, HelperError, PackageName, PackageSpec, Version};
 use std::collections::BTreeSet;
 use std::io::{BufRead, BufReader};
 use std::path::Path;
@@ -174,17 +173,6 @@ fn target(
     })
 }
 
-fn not_found(message: String) -> HelperError {
-    HelperError::Change(ChangeFailure {
-        kind: FailureKind::PackageNotFound,
-        message,
-        exit_code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        changes: Vec::new(),
-    })
-}
-
 /// One pass over a deb822 file, keeping the `(name, record)` of every paragraph whose `Package:` is in
 /// `wanted`. In the status file, records whose state is `not-installed` are skipped.
 fn scan(
@@ -275,6 +263,7 @@ impl Para {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lpa_protocol::FailureKind;
 
     fn root_with(status: &str) -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();

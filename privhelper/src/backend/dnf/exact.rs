@@ -8,8 +8,9 @@
 //! match a recorded one (`VERSION`, `VERSION-RELEASE` or `EPOCH:VERSION-RELEASE`) and is passed on as the
 //! record's full `EPOCH:VERSION-RELEASE`, so dnf gets `NAME-E:V-R`, a form only that package matches.
 
+use crate::backend::support::not_found;
 use lpa_protocol::order::rpm::compare_evr;
-use lpa_protocol::{ChangeFailure, FailureKind, HelperError, PackageSpec, Version};
+use lpa_protocol::{HelperError, PackageSpec, Version};
 
 /// `(epoch, version, release)` of one record; an absent epoch is `0`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -116,20 +117,10 @@ pub fn resolve(
     })
 }
 
-fn not_found(message: String) -> HelperError {
-    HelperError::Change(ChangeFailure {
-        kind: FailureKind::PackageNotFound,
-        message,
-        exit_code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        changes: Vec::new(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lpa_protocol::FailureKind;
     use lpa_protocol::PackageName;
 
     fn spec(n: &str, v: Option<&str>) -> PackageSpec {

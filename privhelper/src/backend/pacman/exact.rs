@@ -9,8 +9,9 @@
 //! (a pacman repository holds one version per package).
 
 use super::info::fields;
+use crate::backend::support::not_found;
 use lpa_protocol::launcher::PacmanTarget;
-use lpa_protocol::{ChangeFailure, FailureKind, HelperError, PackageSpec, RepoName};
+use lpa_protocol::{HelperError, PackageSpec, RepoName};
 
 /// The exact target of `spec` given the output of `pacman -Si -- NAME` (empty when pacman found no
 /// package of that name).
@@ -50,20 +51,10 @@ pub fn target(spec: &PackageSpec, shown: &str) -> Result<PacmanTarget, HelperErr
     })
 }
 
-fn not_found(message: String) -> HelperError {
-    HelperError::Change(ChangeFailure {
-        kind: FailureKind::PackageNotFound,
-        message,
-        exit_code: None,
-        stdout: String::new(),
-        stderr: String::new(),
-        changes: Vec::new(),
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use lpa_protocol::FailureKind;
     use lpa_protocol::{PackageName, Version};
 
     const SHOWN: &str = "Repository      : demo\nName            : demo-tool\nVersion         : 1.0-1\n\
