@@ -81,6 +81,31 @@ impl Counts {
     }
 }
 
+/// The non-zero counts as `reason: n`, for the text of a summary line: journald's default view shows only
+/// the message, not the structured fields beside it, and an operator reading it must see what was refused.
+impl std::fmt::Display for Counts {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let all = [
+            (Reason::NotWhitelisted, self.not_whitelisted),
+            (Reason::OverCapacity, self.over_capacity),
+            (Reason::SourceLimit, self.source_limit),
+            (Reason::Silent, self.silent),
+            (Reason::HandshakeFailed, self.handshake_failed),
+        ];
+        let mut first = true;
+        for (reason, n) in all.into_iter().filter(|(_, n)| *n > 0) {
+            write!(
+                f,
+                "{}{}: {n}",
+                if first { "" } else { ", " },
+                reason.as_str()
+            )?;
+            first = false;
+        }
+        Ok(())
+    }
+}
+
 #[derive(Debug, Default)]
 struct Interval {
     sources: HashMap<IpAddr, [u64; REASONS]>,
@@ -126,7 +151,8 @@ impl Refusals {
                 peer = %source,
                 reason = reason.as_str(),
                 detail,
-                "connection refused (further refusals of this source are summed every {} s)",
+                "connection refused from {source}: {} (further refusals of this source are summed every {} s)",
+                reason.as_str(),
                 INTERVAL.as_secs()
             );
         }
@@ -153,7 +179,7 @@ impl Refusals {
                     source_limit = c.source_limit,
                     silent = c.silent,
                     handshake_failed = c.handshake_failed,
-                    "connections refused in the last {} s",
+                    "connections refused in the last {} s from {source}: {c}",
                     INTERVAL.as_secs()
                 );
             }
@@ -167,7 +193,7 @@ impl Refusals {
                 source_limit = c.source_limit,
                 silent = c.silent,
                 handshake_failed = c.handshake_failed,
-                "connections refused in the last {} s from sources beyond the {MAX_SOURCES} tracked",
+                "connections refused in the last {} s from sources beyond the {MAX_SOURCES} tracked: {c}",
                 INTERVAL.as_secs()
             );
         }
@@ -186,6 +212,16 @@ impl Refusals {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_summary_names_each_non_zero_reason_in_its_text() {
+        let c = Counts::from_array([3, 0, 2, 0, 1]);
+        assert_eq!(
+            c.to_string(),
+            "not in whitelist: 3, too many unauthenticated connections from this source: 2, TLS handshake failed: 1"
+        );
+        assert_eq!(Counts::default().to_string(), "");
+    }
 
     #[test]
     fn totals_count_everything_and_sources_beyond_the_cap_are_summed() {
