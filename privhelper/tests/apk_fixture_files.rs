@@ -120,3 +120,38 @@ fn the_installed_reader_reads_a_written_database_and_its_world() {
             .held
     );
 }
+
+/// Issue 11: the broker reads the repository indexes itself (no apk run) — here the test kit's real
+/// `APKINDEX.tar.gz` of a local repository named by the root's repositories file — and finds every
+/// package of the snapshot; a root whose repositories file names nothing readable offers nothing.
+#[test]
+fn the_broker_reads_the_local_repository_index_named_by_the_root() {
+    use lpa_privhelper::backend::apk::index;
+    let f = ApkFixtures::get().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    write_installed_db(root, &[]).unwrap();
+    std::fs::write(
+        root.join("etc/apk/repositories"),
+        f.repositories_file(Snapshot::V2),
+    )
+    .unwrap();
+    let mut found: Vec<(String, String)> = index::available(root)
+        .into_iter()
+        .map(|r| (r.name, r.version))
+        .collect();
+    found.sort();
+    let mut expected: Vec<(String, String)> = apk::recipe(Snapshot::V2)
+        .iter()
+        .map(|s| (s.name.to_owned(), s.version.to_owned()))
+        .collect();
+    expected.sort();
+    assert_eq!(found, expected);
+    assert!(
+        found
+            .iter()
+            .any(|(n, ver)| n == HELLO && ver == v::HELLO_V2)
+    );
+    std::fs::write(root.join("etc/apk/repositories"), "/nonexistent/repo\n").unwrap();
+    assert_eq!(index::available(root), vec![]);
+}

@@ -287,13 +287,10 @@ fn scenario(version: &str) {
     );
     assert_eq!(installed(&mut b), held_hello, "{ctx}");
 
-    // An unknown package.
+    // An unknown package: no index lists it, so it is refused before apk runs (no step).
     let f = failed(
-        b.request(
-            install(&[("does-not-exist", None)], false),
-            vec![Step::reads("add -- does-not-exist")],
-        )
-        .result,
+        b.request(install(&[("does-not-exist", None)], false), vec![])
+            .result,
     );
     assert_eq!(f.kind, FailureKind::PackageNotFound, "{ctx}: {f:?}");
     assert!(f.changes.is_empty(), "{ctx}: {f:?}");
@@ -396,6 +393,67 @@ fn the_jobs_scenario_through_the_broker_on_recorded_apk_3() {
 fn the_jobs_scenario_through_the_broker_on_recorded_apk_2() {
     assert_eq!(VERSIONS[0], "2.14.9");
     scenario(VERSIONS[0]);
+}
+
+/// Issue 11: a name that only a package's `p:` (provides) carries — apk would install or remove the
+/// provider — is refused with `PKG_NOT_FOUND` before apk runs, on the indexes the broker reads itself (a
+/// cached remote index written by the test kit in apk's format, beside the fixture repository); the
+/// prefixed provider forms (`so:`, `cmd:`, `pc:`) cannot even be expressed as a package name. The exact
+/// name still installs (positive control, the recorded first install).
+#[test]
+fn provided_names_are_refused_before_apk_runs_and_exact_names_still_install() {
+    for prefixed in ["so:libc.musl-x86_64.so.1", "cmd:busybox", "pc:zlib"] {
+        assert!(name_is_refused(prefixed), "{prefixed}");
+    }
+    let mut b = ApkBroker::start(VERSIONS[1]);
+    let provider = "P:demo-provider\nV:1.0-r0\nA:x86_64\nT:provides a virtual name\n\
+                    p:demo-virtual=1.0-r0 cmd:demo-virtual=1.0-r0\n";
+    std::fs::write(
+        b.root().join("var/cache/apk/APKINDEX.0123abcd.tar.gz"),
+        lpa_testkit::fixtures::apk::index_archive("cached remote index", &[provider.into()]),
+    )
+    .unwrap();
+    for (n, ver) in [
+        ("demo-virtual", None),
+        ("demo-hello", Some("9.9-r0")),
+        ("does-not-exist", None),
+    ] {
+        let f = failed(b.request(install(&[(n, ver)], false), vec![]).result);
+        assert_eq!(f.kind, FailureKind::PackageNotFound, "{n}: {f:?}");
+        assert!(f.changes.is_empty() && f.stdout.is_empty(), "{n}: {f:?}");
+    }
+    let f = failed(
+        b.request(
+            Operation::Remove {
+                name: name("demo-virtual"),
+                purge: false,
+            },
+            vec![],
+        )
+        .result,
+    );
+    assert_eq!(f.kind, FailureKind::PackageNotFound, "{f:?}");
+    assert!(
+        b.launcher().failures().is_empty(),
+        "{:?}",
+        b.launcher().failures()
+    );
+    assert_eq!(installed(&mut b), owned(&[]));
+
+    // Positive control: exact names from the fixture repository's index still run apk, as recorded.
+    let a = b.request(
+        install(&[("demo-hello", None), ("demo-app", None)], false),
+        vec![Step::changes(
+            "add -- demo-hello demo-app",
+            &V1_SET,
+            "demo-app\ndemo-hello\n",
+        )],
+    );
+    assert_eq!(changed(a.result).len(), 3);
+}
+
+fn name_is_refused(s: &str) -> bool {
+    PackageName::new(s).is_err()
 }
 
 #[test]

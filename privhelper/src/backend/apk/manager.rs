@@ -8,7 +8,7 @@
 use super::classify::classify;
 use super::detail::{candidate, parse_info, parse_policy};
 use super::installed::{Installed, InstalledError};
-use super::plan::plan;
+use super::plan::{needs_indexes, plan};
 use super::progress::ProgressTracker;
 use super::stamp::{ApkStamps, InstalledStamps};
 use super::upgradable::parse_list_upgradable;
@@ -198,7 +198,14 @@ impl PackageManager for ApkManager {
 
     fn plan(&self, change: Change) -> Result<Invocation, HelperError> {
         let state = Self::state(&self.root, &self.installed)?;
-        plan(change, &state)
+        // Read per change (small files, like the database above): a change is rare and the indexes must be
+        // the ones apk is about to use.
+        let available = if needs_indexes(&change) {
+            super::index::available(&self.root)
+        } else {
+            Vec::new()
+        };
+        plan(change, &state, &available)
     }
 
     fn tracker(&self, _phase: Phase) -> Box<dyn Tracker> {

@@ -10,6 +10,8 @@
 //! - [`upgradable`]: `apk list --upgradable` and `apk version -l '<'`;
 //! - [`detail`]: `apk policy` and `apk info -a` (the candidate and its fields);
 //! - apk's version ordering (upgrade or downgrade, newest candidate) is `lpa_protocol::order::apk`;
+//! - [`index`]: the repository indexes (`APKINDEX.tar.gz`) a root's apk reads, read directly;
+//!   [`exact`]: every requested name resolved exactly against the database and those indexes (issue 11);
 //! - [`plan`]: which command-table entry performs a change, refusing silent downgrades;
 //! - [`progress`]: job events from apk's stdout during a change; [`classify`]: why a change failed;
 //! - [`manager`]: all of the above as the broker's [`crate::backend::PackageManager`], with the file
@@ -18,6 +20,8 @@
 pub mod classify;
 pub mod db;
 pub mod detail;
+pub mod exact;
+pub mod index;
 pub mod installed;
 pub mod manager;
 pub mod pkginfo;

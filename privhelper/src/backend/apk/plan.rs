@@ -7,21 +7,46 @@
 //! - the API's `force` (reinstall) is `apk fix --reinstall`, which only applies to packages already
 //!   installed at the wanted version; otherwise the request is a normal `apk add`.
 //!
+//! Before any entry is chosen, every name is resolved exactly ([`super::exact`]): installs and pinned
+//! updates against the installed database and the repository indexes (`available`), removals and
+//! upgrades against the installed database; anything else is `PKG_NOT_FOUND` and apk never runs.
+//!
 //! A pinned install or update (`name=VERSION`) is recorded by apk in `/etc/apk/world`, so the package stays
 //! at that version until a later request names it again: apk's semantics, reported as `held`.
 
+use super::db::ApkRecord;
 use super::detail::is_downgrade;
+use super::exact::{check_available, check_installed};
 use super::installed::Installed;
 use crate::backend::Change;
 use lpa_protocol::launcher::Invocation;
 use lpa_protocol::{Backend, HelperError, PackageName, PackageSpec, ValidationError};
 
-/// The entry for `change` on a root whose installed state is `installed`.
-pub fn plan(change: Change, installed: &Installed) -> Result<Invocation, HelperError> {
+/// Whether planning `change` needs the repository indexes (installs and pinned updates name packages
+/// that may not be installed yet).
+pub fn needs_indexes(change: &Change) -> bool {
+    matches!(
+        change,
+        Change::Install { .. }
+            | Change::Update {
+                version: Some(_),
+                ..
+            }
+    )
+}
+
+/// The entry for `change` on a root whose installed state is `installed` and whose readable repository
+/// indexes list `available` (read only when [`needs_indexes`]).
+pub fn plan(
+    change: Change,
+    installed: &Installed,
+    available: &[ApkRecord],
+) -> Result<Invocation, HelperError> {
     match change {
         Change::Refresh => Ok(Invocation::ApkUpdate),
         Change::Install { packages, options } => {
             check_specs(&packages)?;
+            check_available(&packages, installed, available)?;
             if !options.allow_downgrade {
                 refuse_downgrades(&packages, installed)?;
             }
@@ -47,6 +72,7 @@ pub fn plan(change: Change, installed: &Installed) -> Result<Invocation, HelperE
                 version: Some(version),
             }];
             check_specs(&packages)?;
+            check_available(&packages, installed, available)?;
             Ok(Invocation::ApkAdd { packages })
         }
         Change::Update {
@@ -54,10 +80,12 @@ pub fn plan(change: Change, installed: &Installed) -> Result<Invocation, HelperE
             version: None,
         } => {
             check_names(std::slice::from_ref(&name))?;
+            check_installed(std::slice::from_ref(&name), installed)?;
             Ok(Invocation::ApkUpgradeSelected { names: vec![name] })
         }
         Change::Remove { name, purge } => {
             check_names(std::slice::from_ref(&name))?;
+            check_installed(std::slice::from_ref(&name), installed)?;
             Ok(Invocation::ApkDel {
                 names: vec![name],
                 purge,
@@ -66,6 +94,7 @@ pub fn plan(change: Change, installed: &Installed) -> Result<Invocation, HelperE
         Change::UpgradeAll => Ok(Invocation::ApkUpgradeAll),
         Change::UpgradeSome { names, .. } => {
             check_names(&names)?;
+            check_installed(&names, installed)?;
             Ok(Invocation::ApkUpgradeSelected { names })
         }
     }
@@ -127,6 +156,14 @@ mod tests {
         .unwrap()
     }
 
+    /// What the repository indexes list in these tests.
+    fn available() -> Vec<ApkRecord> {
+        crate::backend::apk::db::parse(
+            "P:demo-hello\nV:1.0-r0\n\nP:demo-hello\nV:1.2-r0\n\nP:demo-tool\nV:1.2-r0\np:demo-virtual\n",
+        )
+        .unwrap()
+    }
+
     fn name(s: &str) -> PackageName {
         PackageName::new(s).unwrap()
     }
@@ -148,15 +185,19 @@ mod tests {
                 options,
             },
             &installed(),
+            &available(),
         )
     }
 
     #[test]
     fn each_change_maps_to_its_apk_entry() {
         let i = installed();
-        assert_eq!(plan(Change::Refresh, &i).unwrap(), Invocation::ApkUpdate);
         assert_eq!(
-            plan(Change::UpgradeAll, &i).unwrap(),
+            plan(Change::Refresh, &i, &available()).unwrap(),
+            Invocation::ApkUpdate
+        );
+        assert_eq!(
+            plan(Change::UpgradeAll, &i, &available()).unwrap(),
             Invocation::ApkUpgradeAll
         );
         assert_eq!(
@@ -165,7 +206,8 @@ mod tests {
                     names: vec![name("demo-lib")],
                     upgradable: vec![]
                 },
-                &i
+                &i,
+                &available()
             )
             .unwrap(),
             Invocation::ApkUpgradeSelected {
@@ -178,7 +220,8 @@ mod tests {
                     name: name("demo-lib"),
                     version: None
                 },
-                &i
+                &i,
+                &available()
             )
             .unwrap(),
             Invocation::ApkUpgradeSelected {
@@ -188,14 +231,15 @@ mod tests {
         assert_eq!(
             plan(
                 Change::Remove {
-                    name: name("demo-app"),
+                    name: name("demo-lib"),
                     purge: true
                 },
-                &i
+                &i,
+                &available()
             )
             .unwrap(),
             Invocation::ApkDel {
-                names: vec![name("demo-app")],
+                names: vec![name("demo-lib")],
                 purge: true
             }
         );
@@ -280,9 +324,74 @@ mod tests {
                     names: vec![],
                     upgradable: vec![]
                 },
-                &installed()
+                &installed(),
+                &available()
             )
             .is_err()
         );
+    }
+}
+
+#[cfg(test)]
+mod exact_tests {
+    use super::*;
+    use lpa_protocol::{FailureKind, InstallOptions, Version};
+
+    fn not_found(r: Result<Invocation, HelperError>) -> bool {
+        matches!(r, Err(HelperError::Change(f)) if f.kind == FailureKind::PackageNotFound)
+    }
+
+    #[test]
+    fn provided_and_unknown_names_are_refused_before_any_entry_is_chosen() {
+        let installed = Installed::parse("P:demo-lib\nV:1.0-r0\np:libdemo\n", "").unwrap();
+        let available =
+            crate::backend::apk::db::parse("P:demo-tool\nV:1.2-r0\np:demo-virtual\n").unwrap();
+        let n = |s: &str| PackageName::new(s).unwrap();
+        let install = |s: &str, v: Option<&str>| Change::Install {
+            packages: vec![PackageSpec {
+                name: n(s),
+                version: v.map(|v| Version::new(v).unwrap()),
+            }],
+            options: InstallOptions::default(),
+        };
+        for change in [
+            install("demo-virtual", None),
+            install("libdemo", None),
+            install("demo-tool", Some("1.1-r0")),
+            Change::Update {
+                name: n("demo-virtual"),
+                version: Some(Version::new("1.2-r0").unwrap()),
+            },
+            Change::Update {
+                name: n("libdemo"),
+                version: None,
+            },
+            Change::Remove {
+                name: n("libdemo"),
+                purge: false,
+            },
+            Change::UpgradeSome {
+                names: vec![n("demo-lib"), n("libdemo")],
+                upgradable: vec![],
+            },
+        ] {
+            let shown = format!("{change:?}");
+            assert!(not_found(plan(change, &installed, &available)), "{shown}");
+        }
+        // Positive controls: the exact names still plan.
+        assert!(plan(install("demo-tool", Some("1.2-r0")), &installed, &available).is_ok());
+        assert!(
+            plan(
+                Change::Remove {
+                    name: n("demo-lib"),
+                    purge: false
+                },
+                &installed,
+                &available
+            )
+            .is_ok()
+        );
+        assert!(!needs_indexes(&Change::UpgradeAll));
+        assert!(needs_indexes(&install("demo-tool", None)));
     }
 }

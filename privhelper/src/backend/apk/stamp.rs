@@ -56,11 +56,7 @@ impl ApkStamps {
     /// The current stamps under `root`.
     pub fn of(root: &Path) -> ApkStamps {
         let repositories = root.join(REPOSITORIES);
-        let arch = std::fs::read_to_string(root.join(ARCH_FILE))
-            .ok()
-            .map(|a| a.trim().to_owned())
-            .filter(|a| !a.is_empty())
-            .unwrap_or_else(|| std::env::consts::ARCH.to_owned());
+        let arch = arch(root);
         let local_indexes = std::fs::read_to_string(&repositories)
             .map(|text| local_repositories(&text))
             .unwrap_or_default()
@@ -87,6 +83,15 @@ impl ApkStamps {
         self.hash(&mut h);
         h.finish()
     }
+}
+
+/// The root's architecture (`etc/apk/arch`), or the machine's when the root does not say.
+pub fn arch(root: &Path) -> String {
+    std::fs::read_to_string(root.join(ARCH_FILE))
+        .ok()
+        .map(|a| a.trim().to_owned())
+        .filter(|a| !a.is_empty())
+        .unwrap_or_else(|| std::env::consts::ARCH.to_owned())
 }
 
 /// The local (absolute-path) repositories of a repositories file: one repository per line, `#` comments,

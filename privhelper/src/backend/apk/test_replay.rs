@@ -5,6 +5,7 @@
 //! machines, so this is the end-to-end check available for apk.
 
 use super::classify::classify;
+use super::db::{self, ApkRecord};
 use super::installed::Installed;
 use super::plan::plan;
 use super::progress::ProgressTracker;
@@ -115,13 +116,31 @@ fn upgraded() -> Installed {
     .unwrap()
 }
 
+/// What the recorded sessions' repositories (test kit fixtures v1 and v2) list, as the broker reads it
+/// from their indexes.
+fn available() -> Vec<ApkRecord> {
+    let mut text = String::new();
+    for (n, v) in [
+        ("demo-hello", "1.0-r0"),
+        ("demo-hello", "1.1-r0"),
+        ("demo-lib", "1.0-r0"),
+        ("demo-lib", "1.0.1-r0"),
+        ("demo-app", "1.0-r0"),
+        ("demo-conflict", "1.0-r0"),
+        ("demo-broken", "1.0-r0"),
+    ] {
+        text.push_str(&format!("P:{n}\nV:{v}\nA:x86_64\n\n"));
+    }
+    db::parse(&text).unwrap()
+}
+
 #[test]
 fn the_jobs_scenario_on_recorded_apk_2_and_3() {
     for v in VERSIONS {
         let runner = ReplayRunner::new(v);
         let fresh = Installed::default();
         let step = |change: Change, installed: &Installed, phase: Phase| {
-            let inv = plan(change, installed).unwrap();
+            let inv = plan(change, installed, &available()).unwrap();
             runner.judge(&inv, phase)
         };
 
@@ -153,7 +172,7 @@ fn the_jobs_scenario_on_recorded_apk_2_and_3() {
                 names: vec![name("demo-lib")],
                 upgradable: vec![],
             },
-            &fresh,
+            &upgraded(),
             Phase::Change,
         );
         assert_eq!(verdict, None, "apk {v}");
@@ -168,6 +187,7 @@ fn the_jobs_scenario_on_recorded_apk_2_and_3() {
         let refused = plan(
             install(&[("demo-hello", Some("1.0-r0"))], false),
             &upgraded(),
+            &available(),
         );
         assert!(
             matches!(refused, Err(HelperError::Validation { .. })),
@@ -191,9 +211,25 @@ fn the_jobs_scenario_on_recorded_apk_2_and_3() {
             kind(install(&[("demo-conflict", None)], false)),
             FailureKind::DependencyConflict
         );
+        // An unknown name is refused by the plan (no index lists it, so apk never runs); apk's own
+        // answer, had it run, is still classified the same way.
+        assert!(matches!(
+            plan(install(&[("does-not-exist", None)], false), &upgraded(), &available()),
+            Err(HelperError::Change(f)) if f.kind == FailureKind::PackageNotFound
+        ));
+        let unknown = Invocation::ApkAdd {
+            packages: vec![PackageSpec {
+                name: name("does-not-exist"),
+                version: None,
+            }],
+        };
         assert_eq!(
-            kind(install(&[("does-not-exist", None)], false)),
-            FailureKind::PackageNotFound
+            runner
+                .judge(&unknown, Phase::Change)
+                .1
+                .map(|verdict| verdict.kind),
+            Some(FailureKind::PackageNotFound),
+            "apk {v}"
         );
         assert_eq!(
             kind(install(&[("demo-broken", None)], false)),

@@ -391,4 +391,41 @@ mod tests {
             );
         }
     }
+
+    /// Issue 11: the exact form `NAME=VERSION` the broker hands over is re-checked here with apk's own
+    /// version grammar, so a pin the union grammar allows but apk would read otherwise never reaches apk.
+    #[test]
+    fn the_exact_form_is_rechecked_with_apks_version_grammar() {
+        for bad in [
+            "1.0+b1",
+            "1.0^git1",
+            "1:1.0-r0",
+            "1.0-1",
+            "1.0-r0-r1",
+            "1.0_foo",
+        ] {
+            let inv = Invocation::ApkAdd {
+                packages: vec![spec("demo-hello", None), spec("demo-lib", Some(bad))],
+            };
+            assert!(
+                matches!(
+                    args(&inv, &settings(), Path::new("/w/root")),
+                    Err(LaunchError::NotAvailable(_))
+                ),
+                "{bad}"
+            );
+        }
+        // Positive control: well-formed apk versions pass unchanged as NAME=VERSION.
+        let inv = Invocation::ApkAdd {
+            packages: vec![
+                spec("demo-hello", None),
+                spec("demo-lib", Some("1.3.8_p20240113~a1b2c3d-r0")),
+            ],
+        };
+        let a = argv(&inv);
+        assert_eq!(
+            a[a.len() - 3..],
+            ["--", "demo-hello", "demo-lib=1.3.8_p20240113~a1b2c3d-r0"]
+        );
+    }
 }
