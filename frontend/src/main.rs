@@ -281,6 +281,8 @@ fn run(args: &Args, closed: &std::io::Result<Vec<i32>>) -> Result<ExitCode> {
                 anyhow::bail!("accept loop stopped unexpectedly");
             }
         }
+        // Before anything else: a reconnecting liveness watch would start a stopped helper again.
+        health.0.stop();
         if let Err(e) = notifier.notify(&[NotifyState::Stopping]) {
             warn!(error = %e, "cannot notify the service manager (STOPPING=1)");
         }

@@ -83,6 +83,8 @@ pub struct HealthState {
     snapshot: watch::Sender<Snapshot>,
     refresh: Notify,
     started: AtomicBool,
+    /// Ends the liveness watch and the refresher ([`HealthState::stop`]).
+    stop: tokio_util::sync::CancellationToken,
 }
 
 impl Default for HealthState {
@@ -91,6 +93,7 @@ impl Default for HealthState {
             snapshot: watch::channel(Snapshot::default()).0,
             refresh: Notify::new(),
             started: AtomicBool::new(false),
+            stop: tokio_util::sync::CancellationToken::new(),
         }
     }
 }
@@ -101,8 +104,19 @@ impl HealthState {
         if self.started.swap(true, Ordering::SeqCst) {
             return;
         }
-        tokio::spawn(self.clone().watch_liveness(helper.clone()));
-        tokio::spawn(self.clone().refresher(helper, jobs));
+        let stop = self.stop.clone();
+        let watch = self.clone().watch_liveness(helper.clone());
+        tokio::spawn(async move { stop.run_until_cancelled(watch).await });
+        let stop = self.stop.clone();
+        let refresher = self.clone().refresher(helper, jobs);
+        tokio::spawn(async move { stop.run_until_cancelled(refresher).await });
+    }
+
+    /// Stops watching the helper, for good: called first thing at shutdown. Under socket activation a
+    /// connection attempt to the helper's socket starts the helper again, so a frontend that is going away
+    /// must not reconnect (its watch would otherwise notice the helper stopping beside it and reconnect).
+    pub fn stop(&self) {
+        self.stop.cancel();
     }
 
     /// The current view; before the first check finished, waits for it (at most [`FIRST_CHECK_WAIT`]).
